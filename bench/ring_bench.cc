@@ -6,6 +6,7 @@
 // node. Timed, in one run:
 //   BM_{Ringcast,Ketama}Lookup/nodes:N    the owner of a 32-byte topic, XXH3 included, for
 //                                         N = 3, 10, 100, 1000 (4096 distinct topics, cycled).
+//   BM_RingcastLookupLatency/nodes:N      the same as a dependent chain (no overlap in the CPU).
 //   BM_RingcastWithNodeAdded/nodes:100    100 -> 101 members (node-100 joins).
 //   BM_RingcastWithNodeRemoved/nodes:100  100 -> 99 members (node-99 leaves).
 //   BM_RingcastBuild/nodes:100            a first build, for reference.
@@ -301,6 +302,20 @@ void BM_RingcastLookup(benchmark::State& state) {
   state.counters["peak_to_mean"] = ring.PeakToMean();
 }
 BENCHMARK(BM_RingcastLookup)->ArgName("nodes")->Arg(3)->Arg(10)->Arg(100)->Arg(1000);
+
+// The same, but each lookup's topic depends on the previous owner, so lookups cannot overlap in
+// the CPU: the latency of one lookup rather than the throughput of many.
+void BM_RingcastLookupLatency(benchmark::State& state) {
+  const Ring ring = BuildRing(static_cast<int>(state.range(0)));
+  const Topics& topics = SharedTopics();
+  size_t i = 0;
+  for (auto _ : state) {
+    const Member& owner = ring.Lookup(topics[i]);
+    i = (i + 1 + owner.id.size()) & (kTopicCount - 1);
+  }
+  benchmark::DoNotOptimize(i);
+}
+BENCHMARK(BM_RingcastLookupLatency)->ArgName("nodes")->Arg(3)->Arg(10)->Arg(100)->Arg(1000);
 
 void BM_KetamaLookup(benchmark::State& state) {
   const KetamaRing ring(NodeIds(static_cast<int>(state.range(0))));
