@@ -4,7 +4,9 @@
 option(RINGCAST_WERROR "Treat warnings in ringcast's own code as errors" ON)
 
 set(RINGCAST_WARNING_FLAGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
-    -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference)
+    -Wold-style-cast -Wcast-align -Woverloaded-virtual
+    # designated initializers that leave members at their defaults are the point of them
+    -Wno-missing-field-initializers)
 if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
   list(APPEND RINGCAST_WARNING_FLAGS -Wthread-safety)
 endif()

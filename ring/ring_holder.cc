@@ -10,7 +10,8 @@ RingHolder::RingHolder(std::shared_ptr<const Ring> initial)
 
 absl::Status RingHolder::Publish(std::shared_ptr<const Ring> ring) {
   absl::MutexLock lock(&publish_mu_);
-  const uint64_t current_version = current_.load(std::memory_order_relaxed)->version();
+  const std::shared_ptr<const Ring> current = current_.load(std::memory_order_relaxed);
+  const uint64_t current_version = current == nullptr ? 0 : current->version();
   if (ring->version() <= current_version) {
     return absl::FailedPreconditionError(absl::StrCat(
         "ring version ", ring->version(), " is not newer than current ", current_version));

@@ -20,6 +20,7 @@ namespace ringcast {
 
 class RingHolder {
  public:
+  // `initial` may be null until the first Publish(); readers must not read before that.
   explicit RingHolder(std::shared_ptr<const Ring> initial);
 
   // Makes `ring` current. Versions only grow: FAILED_PRECONDITION when `ring` is not newer than

@@ -1,0 +1,63 @@
+// node.h — one ringcast-node: HTTP workers serving event streams, the gRPC Publisher, the
+// topic registry with its replay buffers, and the ring that says which topics are this node's.
+//
+// Life cycle: Start() binds both listeners (port 0 picks a free port), builds the ring and
+// starts serving; Shutdown() stops accepting, refuses new publishes (UNAVAILABLE "draining"),
+// ends every stream with a final retry:, waits up to shutdown_grace for them to flush, and
+// stops. Thread safety: Start/Shutdown from one controlling thread; the rest is internal.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "node/metrics.h"
+#include "node/options.h"
+#include "node/publisher_service.h"
+#include "node/topic.h"
+#include "node/worker.h"
+#include "ring/ring_holder.h"
+
+namespace ringcast::node {
+
+class Node final : public FanOut {
+ public:
+  static absl::StatusOr<std::unique_ptr<Node>> Start(NodeOptions options);
+  ~Node() override;
+
+  // host:port actually bound (the port is real even when 0 was asked for).
+  const std::string& http_address() const { return http_address_; }
+  const std::string& grpc_address() const { return grpc_address_; }
+
+  void Shutdown();
+
+  // FanOut
+  void Deliver(size_t worker, const std::shared_ptr<Topic>& topic, uint64_t offset,
+               const sse::Frame& frame) override;
+
+ private:
+  explicit Node(NodeOptions options);
+  absl::Status StartServing();
+
+  const NodeOptions options_;
+  NodeMetrics metrics_;
+  std::atomic<int64_t> connections_{0};
+  std::atomic<int64_t> streams_{0};
+  std::unique_ptr<TopicRegistry> topics_;
+  std::unique_ptr<RingHolder> ring_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<PublisherService> publisher_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::string http_address_;
+  std::string grpc_address_;
+  bool shut_down_ = false;
+};
+
+// Reads a ringcast.v1.RingFile (protobuf text format) and builds version 1 of its ring.
+absl::StatusOr<Ring> LoadRingFile(const std::string& path);
+
+}  // namespace ringcast::node

@@ -1,0 +1,409 @@
+// worker.cc — accepting connections, routing requests, opening event streams and fanning
+// events out to this worker's subscribers (see worker.h).
+#include "node/worker.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/write.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "sse/event.h"
+#include "sse/request.h"
+
+namespace ringcast::node {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Heartbeats go out after this many idle ticks; a tick is heartbeat_interval / kTicksPerBeat,
+// so an idle stream hears from the server every interval to interval * 4/3.
+constexpr int kTicksPerBeat = 3;
+
+// Decrements the node's connection count when the connection (session or stream) ends.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<int64_t>& count) : count_(count) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~ConnectionSlot() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  std::atomic<int64_t>& count_;
+};
+
+StreamEnd StreamEndOf(sse::SseStream::CloseReason reason) {
+  switch (reason) {
+    case sse::SseStream::CloseReason::kSlowConsumer:
+      return StreamEnd::kSlowConsumer;
+    case sse::SseStream::CloseReason::kWriteError:
+      return StreamEnd::kWriteError;
+    default:
+      return StreamEnd::kClientGone;
+  }
+}
+
+std::string_view HeaderValue(const sse::HttpSession::Request& request, http::field field) {
+  auto it = request.find(field);
+  if (it == request.end()) return {};
+  return {it->value().data(), it->value().size()};
+}
+
+}  // namespace
+
+Worker::Worker(size_t index, NodeContext context)
+    : index_(index),
+      context_(context),
+      retry_frame_(sse::MakeFrame(sse::EncodeRetry(
+          static_cast<uint32_t>(absl::ToInt64Milliseconds(context.options.retry))))),
+      open_frame_(sse::MakeFrame(sse::EncodeComment("ringcast stream open"))),
+      heartbeat_frame_(sse::MakeFrame(sse::EncodeComment("heartbeat"))) {}
+
+Worker::~Worker() { Join(); }
+
+absl::StatusOr<tcp::endpoint> Worker::Listen(const tcp::endpoint& endpoint) {
+  boost::system::error_code ec;
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    const int on = 1;
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.address().to_string(),
+                                               ":", endpoint.port(), ": ", ec.message()));
+  }
+  return acceptor_.local_endpoint();
+}
+
+void Worker::Start() {
+  DoAccept();
+  ScheduleTick();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::Join() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+void Worker::Stop() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    std::vector<Subscriber*> all;
+    for (auto& [stream, subscriber] : subscribers_) all.push_back(subscriber.get());
+    for (Subscriber* subscriber : all) EndStream(*subscriber, StreamEnd::kShutdown);
+  });
+}
+
+void Worker::RunEvery(absl::Duration period, std::function<void()> task) {
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  auto repeat = std::make_shared<std::function<void()>>();
+  *repeat = [timer, period, task = std::move(task), repeat_weak = std::weak_ptr(repeat)] {
+    timer->expires_after(absl::ToChronoNanoseconds(period));
+    timer->async_wait([task, repeat_weak](const boost::system::error_code& ec) {
+      if (ec) return;
+      task();
+      if (auto again = repeat_weak.lock()) (*again)();
+    });
+  };
+  // The closure owns itself through the pending wait; the io_context owns that.
+  asio::post(io_, [repeat] { (*repeat)(); });
+}
+
+void Worker::DoAccept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (context_.connections.load(std::memory_order_relaxed) >=
+          static_cast<int64_t>(context_.options.max_connections)) {
+        RefuseConnection(std::move(socket));
+      } else {
+        auto slot = std::make_shared<ConnectionSlot>(context_.connections);
+        std::make_shared<sse::HttpSession>(
+            std::move(socket),
+            sse::HttpSession::Limits{context_.options.max_request_header_bytes,
+                                     context_.options.header_timeout},
+            this, std::move(slot))
+            ->Start();
+      }
+    }
+    DoAccept();
+  });
+}
+
+void Worker::RefuseConnection(tcp::socket socket) {
+  context_.metrics.CountRejection(HttpRejection::kTooManyConnections);
+  context_.metrics.CountHttpResponse(503);
+  static const std::string kRefusal =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Retry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
+      "node is at max_connections; retry\r\n\r\n";
+  auto held = std::make_shared<tcp::socket>(std::move(socket));
+  asio::async_write(*held, asio::buffer(kRefusal),
+                    [held](const boost::system::error_code&, size_t) {
+                      boost::system::error_code ignored;
+                      held->shutdown(tcp::socket::shutdown_both, ignored);
+                      held->close(ignored);
+                    });
+}
+
+void Worker::OnRejected(sse::HttpSession::Rejection rejection) {
+  switch (rejection) {
+    case sse::HttpSession::Rejection::kHeaderTooLarge:
+      context_.metrics.CountRejection(HttpRejection::kHeaderTooLarge);
+      context_.metrics.CountHttpResponse(431);
+      break;
+    case sse::HttpSession::Rejection::kHeaderTimeout:
+      context_.metrics.CountRejection(HttpRejection::kHeaderTimeout);
+      break;
+    case sse::HttpSession::Rejection::kMalformed:
+      context_.metrics.CountRejection(HttpRejection::kMalformed);
+      context_.metrics.CountHttpResponse(400);
+      break;
+  }
+}
+
+std::vector<sse::HttpSession::Header> Worker::CorsHeaders(
+    const sse::HttpSession::Request& request) const {
+  const std::string_view origin = HeaderValue(request, http::field::origin);
+  if (origin.empty()) return {};
+  for (const std::string& allowed : context_.options.cors_allowed_origins) {
+    if (allowed == "*" || allowed == origin) {
+      return {{"Access-Control-Allow-Origin", std::string(origin)}, {"Vary", "Origin"}};
+    }
+  }
+  return {};
+}
+
+void Worker::Respond(const std::shared_ptr<sse::HttpSession>& session, http::status status,
+                     std::string body, std::vector<sse::HttpSession::Header> headers) {
+  context_.metrics.CountHttpResponse(static_cast<int>(status));
+  session->Respond(status, std::move(body), std::move(headers));
+}
+
+void Worker::Reject(const std::shared_ptr<sse::HttpSession>& session, HttpRejection rejection,
+                    http::status status, std::string body,
+                    std::vector<sse::HttpSession::Header> headers) {
+  context_.metrics.CountRejection(rejection);
+  Respond(session, status, std::move(body), std::move(headers));
+}
+
+void Worker::OnRequest(const std::shared_ptr<sse::HttpSession>& session,
+                       sse::HttpSession::Request request) {
+  std::vector<sse::HttpSession::Header> cors = CorsHeaders(request);
+  const std::string_view raw_target(request.target().data(), request.target().size());
+  absl::StatusOr<sse::Target> target =
+      sse::ParseTarget(raw_target, context_.options.max_topic_bytes);
+  if (!target.ok()) {
+    Reject(session, HttpRejection::kBadTopic, http::status::bad_request,
+           std::string(target.status().message()) + "\n", std::move(cors));
+    return;
+  }
+  if (target->kind == sse::TargetKind::kUnknown || target->kind == sse::TargetKind::kMultiEvents) {
+    Reject(session, HttpRejection::kNotFound, http::status::not_found,
+           target->kind == sse::TargetKind::kMultiEvents
+               ? "multi-topic streams are served by routers\n"
+               : "no such path; subscribe at /v1/topics/{topic}/events\n",
+           std::move(cors));
+    return;
+  }
+  if (request.method() == http::verb::options && !cors.empty()) {
+    cors.push_back({"Access-Control-Allow-Methods", "GET"});
+    cors.push_back({"Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control"});
+    Respond(session, http::status::no_content, "", std::move(cors));
+    return;
+  }
+  if (request.method() != http::verb::get) {
+    cors.push_back({"Allow", "GET"});
+    Reject(session, HttpRejection::kMethod, http::status::method_not_allowed,
+           absl::StrCat("method ", std::string(request.method_string()),
+                        " is not allowed; use GET\n"),
+           std::move(cors));
+    return;
+  }
+  switch (target->kind) {
+    case sse::TargetKind::kHealth:
+      Respond(session, http::status::ok, "ok\n", std::move(cors));
+      return;
+    case sse::TargetKind::kMetrics:
+      context_.metrics.SetConnections(
+          static_cast<double>(context_.connections.load(std::memory_order_relaxed)));
+      context_.metrics.SetStreams(
+          static_cast<double>(context_.streams.load(std::memory_order_relaxed)));
+      Respond(session, http::status::ok, context_.metrics.Render(context_.topics.stats()),
+              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
+      return;
+    default:
+      break;
+  }
+  if (request.version() < 11) {
+    Reject(session, HttpRejection::kHttpVersion, http::status::bad_request,
+           "event streams need HTTP/1.1\n", std::move(cors));
+    return;
+  }
+  const Member& owner = RingReader(context_.ring).Get().Lookup(target->topic);
+  if (owner.id != context_.options.node_id) {
+    context_.metrics.CountRedirect();
+    cors.push_back({"Location", absl::StrCat("http://", owner.http_address, std::string(raw_target))});
+    Respond(session, http::status::temporary_redirect,
+            absl::StrCat("topic is owned by node ", owner.id, "\n"), std::move(cors));
+    return;
+  }
+  // The Last-Event-ID header wins over the lastEventId query parameter.
+  std::optional<std::string> resume = target->last_event_id;
+  if (auto header = request.find("Last-Event-ID"); header != request.end()) {
+    resume = std::string(header->value());
+  }
+  Subscribe(session, request, target->topic, std::move(resume));
+}
+
+std::string Worker::StreamHead(const sse::HttpSession::Request& request) const {
+  std::string head =
+      "HTTP/1.1 200 OK\r\n"
+      "Server: ringcast\r\n"
+      "Content-Type: text/event-stream; charset=utf-8\r\n"
+      "Cache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\n"
+      "Transfer-Encoding: chunked\r\n";
+  for (const sse::HttpSession::Header& header : CorsHeaders(request)) {
+    absl::StrAppend(&head, header.name, ": ", header.value, "\r\n");
+  }
+  head += "\r\n";
+  return head;
+}
+
+void Worker::Subscribe(const std::shared_ptr<sse::HttpSession>& session,
+                       const sse::HttpSession::Request& request, const std::string& topic_name,
+                       std::optional<std::string> resume) {
+  auto [topic, attachment] = context_.topics.Attach(topic_name, index_, resume);
+
+  std::vector<sse::Frame> first{open_frame_, retry_frame_};
+  if (attachment.reset.has_value()) {
+    context_.metrics.CountReset(*attachment.reset);
+    first.push_back(sse::MakeFrame(sse::EncodeReset(*attachment.reset, resume.value_or(""),
+                                                    attachment.epoch,
+                                                    attachment.resume_offset)));
+  }
+  first.insert(first.end(), attachment.replay.begin(), attachment.replay.end());
+
+  auto stream = std::make_shared<sse::SseStream>(
+      session->TakeSocket(),
+      sse::SseStream::Options{context_.options.max_queue_bytes_per_connection}, this,
+      session->TakeToken());
+  auto subscriber = std::make_unique<Subscriber>();
+  subscriber->stream = stream;
+  subscriber->topic = topic;
+  subscriber->last_offset = attachment.last_offset;
+  std::vector<Subscriber*>& peers = by_topic_[topic.get()];
+  subscriber->index_in_topic = peers.size();
+  peers.push_back(subscriber.get());
+  subscribers_.emplace(stream.get(), std::move(subscriber));
+  stream_count_.fetch_add(1, std::memory_order_relaxed);
+  context_.streams.fetch_add(1, std::memory_order_relaxed);
+  context_.metrics.CountStreamOpened();
+  context_.metrics.CountHttpResponse(200);
+  frames_sent_ += first.size();
+  stream->Start(StreamHead(request), std::move(first));
+}
+
+void Worker::Deliver(const std::shared_ptr<Topic>& topic, uint64_t offset,
+                     const sse::Frame& frame) {
+  // NOTE: the shared_ptr keeps the topic alive until the hand-off runs, so its address cannot be
+  // reused by another topic in the meantime.
+  asio::post(io_, [this, topic, offset, frame] { DeliverHere(topic.get(), offset, frame); });
+}
+
+void Worker::DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame) {
+  auto it = by_topic_.find(topic);
+  if (it == by_topic_.end()) return;
+  // Sending may close a slow stream, which removes it from this list: walk a copy.
+  std::vector<Subscriber*> targets = it->second;
+  for (Subscriber* subscriber : targets) {
+    if (offset <= subscriber->last_offset || !subscriber->stream->open()) continue;
+    subscriber->last_offset = offset;
+    ++frames_sent_;
+    subscriber->stream->Send(frame);
+  }
+}
+
+void Worker::EndStream(Subscriber& subscriber, StreamEnd cause) {
+  subscriber.end_cause = cause;
+  subscriber.stream->End(retry_frame_);
+}
+
+void Worker::OnStreamClosed(sse::SseStream& stream, sse::SseStream::CloseReason reason) {
+  auto it = subscribers_.find(&stream);
+  if (it == subscribers_.end()) return;
+  std::unique_ptr<Subscriber> subscriber = std::move(it->second);
+  subscribers_.erase(it);
+  context_.metrics.CountStreamEnd(reason == sse::SseStream::CloseReason::kEnded
+                                      ? subscriber->end_cause
+                                      : StreamEndOf(reason));
+  // Swap-remove from the topic's list.
+  auto peers_it = by_topic_.find(subscriber->topic.get());
+  std::vector<Subscriber*>& peers = peers_it->second;
+  Subscriber* moved = peers.back();
+  peers[subscriber->index_in_topic] = moved;
+  moved->index_in_topic = subscriber->index_in_topic;
+  peers.pop_back();
+  if (peers.empty()) by_topic_.erase(peers_it);
+  subscriber->topic->Detach(index_);
+  stream_count_.fetch_sub(1, std::memory_order_relaxed);
+  context_.streams.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::ScheduleTick() {
+  tick_timer_.expires_after(
+      absl::ToChronoNanoseconds(context_.options.heartbeat_interval / kTicksPerBeat));
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    OnTick();
+    ScheduleTick();
+  });
+}
+
+void Worker::OnTick() {
+  const absl::Time now = absl::Now();
+  const absl::Duration lifetime = context_.options.max_stream_lifetime;
+  // Sending may close a stream and erase it from subscribers_: collect first, act after.
+  std::vector<Subscriber*> expired;
+  std::vector<Subscriber*> idle;
+  for (auto& [stream, subscriber] : subscribers_) {
+    if (lifetime > absl::ZeroDuration() && now - stream->opened_at() > lifetime) {
+      expired.push_back(subscriber.get());
+    } else if (subscriber->stream->TakeActivity()) {
+      subscriber->idle_ticks = 0;
+    } else if (++subscriber->idle_ticks >= kTicksPerBeat) {
+      subscriber->idle_ticks = 0;
+      idle.push_back(subscriber.get());
+    }
+  }
+  for (Subscriber* subscriber : expired) EndStream(*subscriber, StreamEnd::kLifetime);
+  for (Subscriber* subscriber : idle) {
+    if (subscribers_.contains(subscriber->stream.get())) {
+      ++heartbeats_sent_;
+      subscriber->stream->Send(heartbeat_frame_);
+    }
+  }
+  context_.metrics.AddDelivered(static_cast<double>(frames_sent_ + heartbeats_sent_));
+  context_.metrics.AddHeartbeats(static_cast<double>(heartbeats_sent_));
+  frames_sent_ = 0;
+  heartbeats_sent_ = 0;
+}
+
+}  // namespace ringcast::node
