@@ -109,18 +109,20 @@ void Worker::Stop() {
 }
 
 void Worker::RunEvery(absl::Duration period, std::function<void()> task) {
-  auto timer = std::make_shared<asio::steady_timer>(io_);
-  auto repeat = std::make_shared<std::function<void()>>();
-  *repeat = [timer, period, task = std::move(task), repeat_weak = std::weak_ptr(repeat)] {
-    timer->expires_after(absl::ToChronoNanoseconds(period));
-    timer->async_wait([task, repeat_weak](const boost::system::error_code& ec) {
-      if (ec) return;
-      task();
-      if (auto again = repeat_weak.lock()) (*again)();
-    });
-  };
-  // The closure owns itself through the pending wait; the io_context owns that.
-  asio::post(io_, [repeat] { (*repeat)(); });
+  asio::post(io_, [this, period, task = std::move(task)]() mutable {
+    periodic_period_ = period;
+    periodic_task_ = std::move(task);
+    SchedulePeriodic();
+  });
+}
+
+void Worker::SchedulePeriodic() {
+  periodic_timer_.expires_after(absl::ToChronoNanoseconds(periodic_period_));
+  periodic_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    periodic_task_();
+    SchedulePeriodic();
+  });
 }
 
 void Worker::DoAccept() {

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -66,7 +67,8 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   // Open streams on this worker (approximate when read from another thread).
   int64_t stream_count() const { return stream_count_.load(std::memory_order_relaxed); }
 
-  // Run `task` every `period` on this worker's thread (used for buffer sweeps).
+  // Runs `task` every `period` on this worker's thread (the node's buffer sweep). One task per
+  // worker: a second call replaces the first.
   void RunEvery(absl::Duration period, std::function<void()> task);
 
  private:
@@ -103,6 +105,7 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   void EndStream(Subscriber& subscriber, StreamEnd cause);
   void ScheduleTick();
   void OnTick();
+  void SchedulePeriodic();
 
   // Constant after construction.
   const size_t index_;
@@ -114,6 +117,7 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   boost::asio::steady_timer tick_timer_{io_};
+  boost::asio::steady_timer periodic_timer_{io_};
   std::thread thread_;
   std::atomic<int64_t> stream_count_{0};
 
@@ -121,6 +125,8 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   absl::flat_hash_map<const sse::SseStream*, std::unique_ptr<Subscriber>> subscribers_;
   absl::flat_hash_map<const Topic*, std::vector<Subscriber*>> by_topic_;
   bool stopping_ = false;
+  absl::Duration periodic_period_;
+  std::function<void()> periodic_task_;
   uint64_t frames_sent_ = 0;  // not yet added to the metrics
   uint64_t heartbeats_sent_ = 0;
 };

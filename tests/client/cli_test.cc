@@ -1,8 +1,7 @@
-// cli_test.cc — the `ringcast` CLI's pure parts (escaping, URLs, event and summary formats,
-// option checks, help) and `ringcast publish` run against the in-process fake Publisher.
+// cli_test.cc — the `ringcast` CLI's pure parts: escaping, URLs, event and summary formats,
+// option checks, help. No server; `ringcast publish` against a real node is cli_publish_test.cc.
 #include "cli/cli.h"
 
-#include <sstream>
 #include <string>
 
 #include "cli/format.h"
@@ -10,28 +9,25 @@
 #include "cli/subscribe.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/client/fake_publisher.h"
 #include "tests/support/status_matchers.h"
 
 namespace ringcast::cli {
 namespace {
 
-using ::ringcast::testing::FakeNode;
 using ::ringcast::testing::IsOk;
 using ::ringcast::testing::IsOkAndHolds;
 using ::ringcast::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::MatchesRegex;
-using ::testing::SizeIs;
-using ::testing::StartsWith;
 
 TEST(Format, EscapeLineKeepsOneLine) {
+  // Given newlines, backslashes and control bytes, expect one line with them escaped.
   EXPECT_EQ(EscapeLine("a\nb\\c\r\td\x01 é"), R"(a\nb\\c\r\td\x01 é)");
 }
 
 TEST(Format, JsonQuote) {
+  // Given quotes, a newline and a control byte, expect a JSON string literal, UTF-8 kept.
   EXPECT_EQ(JsonQuote("say \"hi\"\n\\ \x1f é"), R"("say \"hi\"\n\\ \u001f é")");
   EXPECT_EQ(JsonQuote(""), R"("")");
 }
@@ -76,6 +72,7 @@ TEST(Url, EventsUrlPercentEncodesTheTopic) {
 }
 
 TEST(Url, ResolvesRedirectLocations) {
+  // Given absolute, path and scheme-relative Locations, expect URLs; a relative path fails.
   const HttpUrl base = *ParseHttpUrl("http://router:8080/v1/topics/t/events");
   EXPECT_THAT(
       ResolveLocation(base, "http://node-2:8081/v1/topics/t/events?lastEventId=1:2"),
@@ -103,6 +100,7 @@ TEST(FormatEvent, TextAndJson) {
 }
 
 TEST(Publish, GeneratedDataAndSummary) {
+  // Given a sequence, time and text, expect the JSON payload; given counts, the summary line.
   EXPECT_EQ(GeneratedEventData(12, absl::FromUnixMicros(1732500000123456), ""),
             R"({"seq":12,"sent_us":1732500000123456})");
   EXPECT_EQ(GeneratedEventData(1, absl::FromUnixMicros(7), "pad \"x\""),
@@ -121,6 +119,7 @@ TEST(Publish, GeneratedDataAndSummary) {
 }
 
 TEST(Publish, ValidatesFlagCombinations) {
+  // Given flag sets that cannot work together, expect INVALID_ARGUMENT naming the flag.
   PublishCommandOptions options;
   options.topic = "t";
   EXPECT_THAT(ValidatePublishCommand(options), IsOk());
@@ -150,6 +149,7 @@ TEST(Publish, ValidatesFlagCombinations) {
 }
 
 TEST(Help, ListsCommandsAndTheirFlags) {
+  // Given each command name, expect its usage and only its own flags; none for an unknown one.
   EXPECT_THAT(HelpText(""), AllOf(HasSubstr("ringcast publish --node=HOST:PORT --topic=T"),
                                   HasSubstr("ringcast subscribe --url=")));
   EXPECT_THAT(HelpText("publish"), AllOf(HasSubstr("--rate"), HasSubstr("--producer_id"),
@@ -158,84 +158,6 @@ TEST(Help, ListsCommandsAndTheirFlags) {
               AllOf(HasSubstr("--last_event_id"), HasSubstr("--retry_ms"),
                     HasSubstr("(default: text)"), ::testing::Not(HasSubstr("--rate"))));
   EXPECT_THAT(HelpText("ring"), IsEmpty());
-}
-
-// `ringcast publish` against a fake node: the command's verbs.
-class PublishCommandTest : public ::testing::Test {
- protected:
-  PublishCommandOptions Options(std::string topic) {
-    PublishCommandOptions options;
-    options.node = node_.address();
-    options.topic = std::move(topic);
-    return options;
-  }
-
-  int Run(const PublishCommandOptions& options, const std::string& input = "") {
-    std::istringstream in(input);
-    out_.str("");
-    err_.str("");
-    return RunPublish(options, in, out_, err_);
-  }
-
-  FakeNode node_;
-  std::ostringstream out_;
-  std::ostringstream err_;
-};
-
-TEST_F(PublishCommandTest, OneEventPrintsItsId) {
-  // Given --topic=t --data=hi, expect "5:1" on stdout and exit 0.
-  PublishCommandOptions options = Options("t");
-  options.data = "hi";
-  options.type = "greeting";
-  EXPECT_EQ(Run(options), 0);
-  EXPECT_EQ(out_.str(), "5:1\n");
-  ASSERT_THAT(node_.service().requests(), SizeIs(1));
-  EXPECT_EQ(node_.service().requests()[0].type(), "greeting");
-}
-
-TEST_F(PublishCommandTest, WrongOwnerPrintsTheOwnerAndFails) {
-  // Given a topic the node does not own, expect exit 1 and the owner's address on stderr.
-  EXPECT_EQ(Run(Options("wrong/owner")), 1);
-  EXPECT_EQ(out_.str(), "");
-  EXPECT_THAT(err_.str(), AllOf(HasSubstr("FAILED_PRECONDITION: not the owner"),
-                                HasSubstr("node-2 at 10.0.0.2:9090")));
-}
-
-TEST_F(PublishCommandTest, StdinPublishesOneEventPerLine) {
-  // Given three lines (one CRLF) and a producer id, expect three ids and sequences 7, 8, 9.
-  PublishCommandOptions options = Options("t");
-  options.from_stdin = true;
-  options.producer_id = "p1";
-  options.first_sequence = 7;
-  EXPECT_EQ(Run(options, "a\nb\r\nc\n"), 0);
-  EXPECT_EQ(out_.str(), "5:1\n5:2\n5:3\n");
-  std::vector<v1::PublishRequest> sent = node_.service().requests();
-  ASSERT_THAT(sent, SizeIs(3));
-  EXPECT_EQ(sent[1].data(), "b");
-  EXPECT_EQ(sent[0].sequence(), 7u);
-  EXPECT_EQ(sent[2].sequence(), 9u);
-  EXPECT_EQ(sent[2].producer_id(), "p1");
-}
-
-TEST_F(PublishCommandTest, GeneratedEventsPrintASummary) {
-  // Given --count=50 (no rate limit), expect 50 numbered events and a clean summary.
-  PublishCommandOptions options = Options("t");
-  options.count = 50;
-  EXPECT_EQ(Run(options), 0) << err_.str();
-  EXPECT_THAT(out_.str(), StartsWith("accepted=50 duplicates=0 errors=0 elapsed_s="));
-  std::vector<v1::PublishRequest> sent = node_.service().requests();
-  ASSERT_THAT(sent, SizeIs(50));
-  EXPECT_THAT(sent[49].data(), MatchesRegex(R"(\{"seq":50,"sent_us":[0-9]+\})"));
-}
-
-TEST_F(PublishCommandTest, GeneratedErrorsAreCountedByCode) {
-  // Given a topic the node answers UNAVAILABLE, expect every error counted and exit 1.
-  PublishCommandOptions options = Options("busy");
-  options.count = 5;
-  options.rate = 1000;
-  EXPECT_EQ(Run(options), 1);
-  EXPECT_THAT(out_.str(), StartsWith("accepted=0 duplicates=0 errors=5 (UNAVAILABLE=5)"));
-  EXPECT_THAT(err_.str(), HasSubstr("retry: reason handoff_hold, after 250 ms"));
 }
 
 }  // namespace

@@ -1,24 +1,38 @@
-// publisher_client_test.cc — PublisherClient and PublishStream against an in-process fake
-// Publisher on port 0 (tests/client/fake_publisher.h): results, error details, local
-// validation, stream bookkeeping, and a node that cannot be reached.
+// publisher_client_test.cc — PublisherClient and PublishStream against real ringcast-node
+// processes on loopback (tests/client/real_node.h): results, the error statuses and details a
+// node sends, local validation, stream bookkeeping, a draining node, and a node that is gone.
+// ValidatePublishOptions is pure and needs no node.
 #include "client/publisher_client.h"
 
-#include <atomic>
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/client/fake_publisher.h"
+#include "tests/client/real_node.h"
 #include "tests/support/status_matchers.h"
 
 namespace ringcast::client {
 namespace {
 
-using ::ringcast::testing::FakeNode;
+using ::ringcast::testing::HoldDraining;
 using ::ringcast::testing::IsOk;
+using ::ringcast::testing::IsOkAndHolds;
+using ::ringcast::testing::Metric;
+using ::ringcast::testing::NodeProcess;
+using ::ringcast::testing::SseConnection;
+using ::ringcast::testing::StartNode;
+using ::ringcast::testing::StartTwoNodeRing;
 using ::ringcast::testing::StatusIs;
+using ::ringcast::testing::SubscribeTo;
+using ::ringcast::testing::TwoNodeRing;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::SizeIs;
 
 PublishOptions Event(std::string topic, std::string data = "hello") {
@@ -26,6 +40,16 @@ PublishOptions Event(std::string topic, std::string data = "hello") {
   options.topic = std::move(topic);
   options.data = std::move(data);
   return options;
+}
+
+// The gRPC address of a node that ran and has exited: nothing listens there now.
+absl::StatusOr<std::string> AddressOfAnExitedNode() {
+  absl::StatusOr<NodeProcess> node = StartNode({});
+  if (!node.ok()) return node.status();
+  if (absl::Status s = node->process->Signal(SIGTERM); !s.ok()) return s;
+  absl::StatusOr<int> code = node->process->Wait(absl::Seconds(15));
+  if (!code.ok()) return code.status();
+  return node->grpc_address;
 }
 
 TEST(ValidatePublishOptions, ChecksFieldRules) {
@@ -60,80 +84,136 @@ TEST(ValidatePublishOptions, ChecksFieldRules) {
 }
 
 TEST(PublisherClient, PublishReturnsTheEventId) {
-  // Given a fake node, expect ids 5:1 then 5:2 for one topic, and the request's fields sent.
-  FakeNode node;
-  PublisherClient client(node.address());
+  // Given a fresh node, expect ids <epoch>:1, <epoch>:2 and a subscriber to see the same event.
+  absl::StatusOr<NodeProcess> node = StartNode({});
+  ASSERT_THAT(node, IsOk());
+  absl::StatusOr<std::unique_ptr<SseConnection>> subscriber = SubscribeTo(*node, "orders/42");
+  ASSERT_THAT(subscriber, IsOk());
+  ASSERT_EQ((*subscriber)->status(), 200);
+
+  PublisherClient client(node->grpc_address);
   PublishOptions options = Event("orders/42", "line 1\nline 2");
   options.type = "price";
-  options.ring_version = 2;
+  options.ring_version = 1;
   absl::StatusOr<PublishResult> first = client.Publish(options);
   ASSERT_THAT(first, IsOk());
-  EXPECT_EQ(first->event_id, "5:1");
-  EXPECT_EQ(first->epoch, 5u);
+  EXPECT_GT(first->epoch, 0u);
   EXPECT_EQ(first->offset, 1u);
-  EXPECT_EQ(first->ring_version, 3u);
+  EXPECT_EQ(first->event_id, absl::StrCat(first->epoch, ":1"));
+  EXPECT_EQ(first->ring_version, 1u);
   EXPECT_FALSE(first->duplicate);
-  EXPECT_EQ(client.Publish(options)->event_id, "5:2");
+  EXPECT_THAT(client.Publish(options),
+              IsOkAndHolds(::testing::Field(&PublishResult::event_id,
+                                            absl::StrCat(first->epoch, ":2"))));
 
-  std::vector<v1::PublishRequest> sent = node.service().requests();
-  ASSERT_THAT(sent, SizeIs(2));
-  EXPECT_EQ(sent[0].type(), "price");
-  EXPECT_EQ(sent[0].data(), "line 1\nline 2");
-  EXPECT_EQ(sent[0].ring_version(), 2u);
+  absl::StatusOr<sse::ParsedEvent> received = (*subscriber)->Next(absl::Seconds(10));
+  ASSERT_THAT(received, IsOk());
+  EXPECT_EQ(received->id, first->event_id);
+  EXPECT_EQ(received->type, "price");
+  EXPECT_EQ(received->data, "line 1\nline 2");
 }
 
 TEST(PublisherClient, ReportsDuplicates) {
-  // Given the same (producer_id, sequence) twice, expect the second to be a duplicate.
-  FakeNode node;
-  PublisherClient client(node.address());
+  // Given the same (producer_id, sequence) twice, expect a duplicate carrying the first id.
+  absl::StatusOr<NodeProcess> node = StartNode({});
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
   PublishOptions options = Event("t");
   options.producer_id = "p1";
   options.sequence = 1;
-  EXPECT_FALSE(client.Publish(options)->duplicate);
-  EXPECT_TRUE(client.Publish(options)->duplicate);
+  absl::StatusOr<PublishResult> first = client.Publish(options);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_FALSE(first->duplicate);
+  absl::StatusOr<PublishResult> again = client.Publish(options);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->event_id, first->event_id);
+  EXPECT_EQ(Metric(*node, "ringcast_publish_duplicates_total"), 1);
 }
 
-TEST(PublisherClient, ErrorsCarryTheNodesDetails) {
-  // Given topics the fake rejects, expect the codes and typed details of publisher.proto.
-  FakeNode node;
-  PublisherClient client(node.address());
-  absl::StatusOr<PublishResult> wrong = client.Publish(Event("wrong/owner"));
-  EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kFailedPrecondition, "not the owner"));
-  ASSERT_TRUE(WrongOwnerOf(wrong.status()).has_value());
-  EXPECT_EQ(WrongOwnerOf(wrong.status())->owner().grpc_address(), "10.0.0.2:9090");
+TEST(PublisherClient, WrongOwnerNamesTheRealOwner) {
+  // Given b's topic published at a (two-node ring), expect WrongOwner naming b's real address.
+  absl::StatusOr<TwoNodeRing> ring = StartTwoNodeRing("client_wrong_owner");
+  ASSERT_THAT(ring, IsOk());
+  const std::string topic = ring->TopicOwnedBy("b");
+  ASSERT_FALSE(topic.empty());
 
-  absl::StatusOr<PublishResult> full = client.Publish(Event("full", std::string(100, 'x')));
+  PublisherClient at_a(ring->a.grpc_address);
+  absl::StatusOr<PublishResult> wrong = at_a.Publish(Event(topic));
+  EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kFailedPrecondition,
+                              HasSubstr("is owned by node b under ring version 1")));
+  std::optional<v1::WrongOwner> owner = WrongOwnerOf(wrong.status());
+  ASSERT_TRUE(owner.has_value());
+  EXPECT_EQ(owner->ring_version(), 1u);
+  EXPECT_EQ(owner->topic(), topic);
+  EXPECT_EQ(owner->owner().id(), "b");
+  EXPECT_EQ(owner->owner().grpc_address(), ring->b.grpc_address);
+  EXPECT_EQ(owner->owner().http_address(), ring->b.http_address);
+
+  PublisherClient at_owner(owner->owner().grpc_address());
+  EXPECT_THAT(at_owner.Publish(Event(topic)), IsOk());
+}
+
+TEST(PublisherClient, OversizedEventCarriesLimitExceeded) {
+  // Given --max_event_bytes=64 and 100 bytes, expect RESOURCE_EXHAUSTED with LimitExceeded.
+  absl::StatusOr<NodeProcess> node = StartNode({"--max_event_bytes=64"});
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
+  absl::StatusOr<PublishResult> full = client.Publish(Event("t", std::string(100, 'x')));
   EXPECT_THAT(full, StatusIs(absl::StatusCode::kResourceExhausted));
-  ASSERT_TRUE(LimitExceededOf(full.status()).has_value());
-  EXPECT_EQ(LimitExceededOf(full.status())->actual(), 100u);
+  std::optional<v1::LimitExceeded> limit = LimitExceededOf(full.status());
+  ASSERT_TRUE(limit.has_value());
+  EXPECT_EQ(limit->limit(), "max_event_bytes");
+  EXPECT_EQ(limit->limit_value(), 64u);
+  EXPECT_EQ(limit->actual(), 100u);
+  EXPECT_THAT(client.Publish(Event("t", std::string(64, 'x'))), IsOk());
+}
 
-  absl::StatusOr<PublishResult> busy = client.Publish(Event("busy"));
-  EXPECT_THAT(busy, StatusIs(absl::StatusCode::kUnavailable));
-  ASSERT_TRUE(RetryInfoOf(busy.status()).has_value());
-  EXPECT_EQ(RetryInfoOf(busy.status())->reason(), "handoff_hold");
+TEST(PublisherClient, DrainingNodeAnswersUnavailableWithRetryInfo) {
+  // Given a node draining after SIGTERM, expect UNAVAILABLE with RetryInfo `draining` after 1 s.
+  absl::StatusOr<NodeProcess> node = StartNode(::ringcast::testing::DrainHoldFlags());
+  ASSERT_THAT(node, IsOk());
+  absl::StatusOr<std::unique_ptr<SseConnection>> stalled = HoldDraining(*node);
+  ASSERT_THAT(stalled, IsOk());
+
+  PublisherClient client(node->grpc_address);
+  absl::StatusOr<PublishResult> draining = client.Publish(Event("t"));
+  EXPECT_THAT(draining, StatusIs(absl::StatusCode::kUnavailable, "node is shutting down"));
+  std::optional<v1::RetryInfo> retry = RetryInfoOf(draining.status());
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_EQ(retry->reason(), "draining");
+  EXPECT_EQ(retry->retry_delay().seconds(), 1);
+  EXPECT_THAT(DescribeDetails(draining.status()),
+              ElementsAre("retry: reason draining, after 1000 ms"));
+
+  (*stalled)->Close();
+  EXPECT_THAT(node->process->Wait(absl::Seconds(15)), IsOkAndHolds(0));
 }
 
 TEST(PublisherClient, ValidatesBeforeSending) {
-  // Given an invalid request, expect INVALID_ARGUMENT and nothing sent; with validation off,
-  // expect it to reach the node.
-  FakeNode node;
-  PublisherClient client(node.address());
-  EXPECT_THAT(client.Publish(Event("a b")), StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(node.service().requests(), SizeIs(0));
+  // Given a bad topic, expect a local INVALID_ARGUMENT; unchecked, the node's with its details.
+  absl::StatusOr<NodeProcess> node = StartNode({});
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
+  absl::StatusOr<PublishResult> local = client.Publish(Event("a b"));
+  EXPECT_THAT(local, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(RpcStatusOf(local.status()).has_value());
+  EXPECT_EQ(Metric(*node, "ringcast_publish_requests_total", "code=\"INVALID_ARGUMENT\""), -1);
 
-  PublisherClient unchecked(node.address(), {.validate_requests = false});
-  EXPECT_THAT(unchecked.Publish(Event("a b")), IsOk());
-  EXPECT_THAT(node.service().requests(), SizeIs(1));
+  PublisherClient unchecked(node->grpc_address, {.validate_requests = false});
+  absl::StatusOr<PublishResult> remote = unchecked.Publish(Event("a b"));
+  EXPECT_THAT(remote, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("topic")));
+  std::vector<v1::FieldViolation> violations = FieldViolationsOf(remote.status());
+  ASSERT_THAT(violations, SizeIs(1));
+  EXPECT_EQ(violations[0].field(), "topic");
+  EXPECT_EQ(Metric(*node, "ringcast_publish_requests_total", "code=\"INVALID_ARGUMENT\""), 1);
 }
 
 TEST(PublisherClient, UnreachableNodeIsUnavailable) {
-  // Given an address nobody listens on, expect UNAVAILABLE from gRPC, without details.
-  int port = 0;
-  {
-    FakeNode gone;  // bind a port, then free it
-    port = std::stoi(gone.address().substr(gone.address().rfind(':') + 1));
-  }
-  PublisherClient client(absl::StrCat("127.0.0.1:", port));
+  // Given the address of a node that has exited, expect UNAVAILABLE from gRPC, without details.
+  absl::StatusOr<std::string> address = AddressOfAnExitedNode();
+  ASSERT_THAT(address, IsOk());
+  PublisherClient client(*address);
   PublishOptions options = Event("t");
   options.deadline = absl::Now() + absl::Seconds(5);
   absl::StatusOr<PublishResult> result = client.Publish(options);
@@ -142,10 +222,10 @@ TEST(PublisherClient, UnreachableNodeIsUnavailable) {
 }
 
 TEST(PublishStream, CollectsEveryAnswer) {
-  // Given 100 events on two topics plus one the node rejects, expect one result per request
-  // id, offsets in send order per topic, and the rejection with its details.
-  FakeNode node;
-  PublisherClient client(node.address());
+  // Given 100 events on two topics and one too large, expect per-topic offsets and the error.
+  absl::StatusOr<NodeProcess> node = StartNode({"--max_event_bytes=1000"});
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
   PublishStreamOptions options;
   options.max_in_flight = 8;
   absl::StatusOr<std::unique_ptr<PublishStream>> stream = client.OpenStream(std::move(options));
@@ -155,7 +235,7 @@ TEST(PublishStream, CollectsEveryAnswer) {
     ASSERT_THAT(id, IsOk());
     EXPECT_EQ(*id, static_cast<uint64_t>(i + 1));
   }
-  EXPECT_EQ(*(*stream)->Send(Event("wrong/owner")), 101u);
+  EXPECT_THAT((*stream)->Send(Event("even", std::string(2000, 'x'))), IsOkAndHolds(101u));
   EXPECT_THAT((*stream)->Send(Event("")), StatusIs(absl::StatusCode::kInvalidArgument));
 
   absl::StatusOr<std::vector<StreamResult>> results = (*stream)->Finish();
@@ -164,24 +244,26 @@ TEST(PublishStream, CollectsEveryAnswer) {
   EXPECT_THAT((*stream)->stream_status(), IsOk());
   for (const StreamResult& result : *results) {
     if (result.request_id == 101) {
-      EXPECT_THAT(result.result, StatusIs(absl::StatusCode::kFailedPrecondition));
-      EXPECT_TRUE(WrongOwnerOf(result.result.status()).has_value());
+      EXPECT_THAT(result.result, StatusIs(absl::StatusCode::kResourceExhausted));
+      ASSERT_TRUE(LimitExceededOf(result.result.status()).has_value());
+      EXPECT_EQ(LimitExceededOf(result.result.status())->actual(), 2000u);
       continue;
     }
-    ASSERT_THAT(result.result, IsOk());
+    ASSERT_THAT(result.result, IsOk()) << "request " << result.request_id;
     // Request ids 1, 3, 5, ... went to "even" and got offsets 1, 2, 3, ...
     EXPECT_EQ(result.result->offset, (result.request_id + 1) / 2);
+    EXPECT_THAT(result.result->event_id, MatchesRegex("[0-9]+:[0-9]+"));
   }
+  EXPECT_EQ(Metric(*node, "ringcast_publish_requests_total", "code=\"OK\""), 100);
   EXPECT_THAT((*stream)->Finish(), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT((*stream)->Send(Event("t")), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
-TEST(PublishStream, OnResultReceivesAnswersAndUnansweredRequests) {
-  // Given a node that drains after two answers, expect on_result to see the two answers and
-  // the unanswered request with the stream's UNAVAILABLE, Finish to return no results, and
-  // stream_status to carry RetryInfo `draining`.
-  FakeNode node;
-  PublisherClient client(node.address());
+TEST(PublishStream, OnResultSeesDrainingAnswersAndTheStreamsEnd) {
+  // Given a node that drains after two answers, expect `draining` in-band, then UNAVAILABLE.
+  absl::StatusOr<NodeProcess> node = StartNode(::ringcast::testing::DrainHoldFlags());
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
   absl::Mutex mu;
   std::vector<StreamResult> seen;
   PublishStreamOptions options;
@@ -189,34 +271,53 @@ TEST(PublishStream, OnResultReceivesAnswersAndUnansweredRequests) {
     absl::MutexLock lock(&mu);
     seen.push_back(std::move(result));
   };
+  auto await_seen = [&](size_t n) {
+    absl::MutexLock lock(&mu);
+    auto reached = [&seen, n] { return seen.size() >= n; };
+    return mu.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(20));
+  };
   std::unique_ptr<PublishStream> stream = *client.OpenStream(std::move(options));
-  ASSERT_THAT(stream->Send(Event("t")), IsOk());
-  ASSERT_THAT(stream->Send(Event("t")), IsOk());
-  ASSERT_THAT(stream->Send(Event("drain")), IsOk());
+  ASSERT_THAT(stream->Send(Event("t")), IsOkAndHolds(1u));
+  ASSERT_THAT(stream->Send(Event("t")), IsOkAndHolds(2u));
+  ASSERT_TRUE(await_seen(2));
+
+  absl::StatusOr<std::unique_ptr<SseConnection>> stalled = HoldDraining(*node);
+  ASSERT_THAT(stalled, IsOk());
+  ASSERT_THAT(stream->Send(Event("t")), IsOkAndHolds(3u));
+  ASSERT_TRUE(await_seen(3));
+
+  (*stalled)->Close();  // the drain ends: the node stops gRPC, ending the stream, and exits
+  EXPECT_THAT(node->process->Wait(absl::Seconds(15)), IsOkAndHolds(0));
+  absl::StatusOr<uint64_t> late = stream->Send(Event("t"));
   absl::StatusOr<std::vector<StreamResult>> results = stream->Finish();
   ASSERT_THAT(results, IsOk());
   EXPECT_THAT(*results, SizeIs(0));
-  EXPECT_THAT(stream->stream_status(), StatusIs(absl::StatusCode::kUnavailable));
-  ASSERT_TRUE(RetryInfoOf(stream->stream_status()).has_value());
-  EXPECT_EQ(RetryInfoOf(stream->stream_status())->reason(), "draining");
+  // gRPC's own end of the call (the node's shutdown cancelled it): no RpcStatus details.
+  const absl::Status final_status = stream->stream_status();
+  EXPECT_THAT(final_status, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_FALSE(RpcStatusOf(final_status).has_value());
 
   absl::MutexLock lock(&mu);
-  ASSERT_THAT(seen, SizeIs(3));
+  ASSERT_THAT(seen, SizeIs(late.ok() ? 4 : 3));
   EXPECT_THAT(seen[0].result, IsOk());
   EXPECT_THAT(seen[1].result, IsOk());
   EXPECT_EQ(seen[2].request_id, 3u);
-  EXPECT_THAT(seen[2].result, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(seen[2].result, StatusIs(absl::StatusCode::kUnavailable, "node is shutting down"));
+  ASSERT_TRUE(RetryInfoOf(seen[2].result.status()).has_value());
+  EXPECT_EQ(RetryInfoOf(seen[2].result.status())->reason(), "draining");
+  if (late.ok()) {
+    EXPECT_EQ(seen[3].request_id, 4u);
+    EXPECT_EQ(seen[3].result.status(), final_status);
+  } else {
+    EXPECT_THAT(late, StatusIs(absl::StatusCode::kUnavailable));
+  }
 }
 
 TEST(PublishStream, UnreachableNodeEndsTheStream) {
-  // Given an address nobody listens on, expect Send to fail or its request to come back
-  // UNAVAILABLE, and the stream's status to say UNAVAILABLE.
-  int port = 0;
-  {
-    FakeNode gone;
-    port = std::stoi(gone.address().substr(gone.address().rfind(':') + 1));
-  }
-  PublisherClient client(absl::StrCat("127.0.0.1:", port));
+  // Given the address of a node that has exited, expect the stream to end UNAVAILABLE.
+  absl::StatusOr<std::string> address = AddressOfAnExitedNode();
+  ASSERT_THAT(address, IsOk());
+  PublisherClient client(*address);
   std::unique_ptr<PublishStream> stream = *client.OpenStream();
   absl::StatusOr<uint64_t> id = stream->Send(Event("t"));
   absl::StatusOr<std::vector<StreamResult>> results = stream->Finish();
@@ -231,12 +332,14 @@ TEST(PublishStream, UnreachableNodeEndsTheStream) {
 }
 
 TEST(PublishStream, DestroyingWithoutFinishCancels) {
-  // Given an open stream with requests in flight, expect destruction not to hang.
-  FakeNode node;
-  PublisherClient client(node.address());
+  // Given a stream with requests in flight, expect destruction not to hang, the node to go on.
+  absl::StatusOr<NodeProcess> node = StartNode({});
+  ASSERT_THAT(node, IsOk());
+  PublisherClient client(node->grpc_address);
   std::unique_ptr<PublishStream> stream = *client.OpenStream();
   for (int i = 0; i < 10; ++i) ASSERT_THAT(stream->Send(Event("t")), IsOk());
   stream.reset();
+  EXPECT_THAT(client.Publish(Event("t")), IsOk());
 }
 
 }  // namespace

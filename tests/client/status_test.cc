@@ -1,21 +1,40 @@
 // status_test.cc — gRPC status → absl::Status conversion and the error-detail accessors of
-// client/status.h, on statuses built the way a node builds them.
+// client/status.h, on grpc::Status values built by hand the way a node builds them (pure: no
+// server; what a real node sends is checked in publisher_client_test.cc).
 #include "client/status.h"
 
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/client/fake_publisher.h"
+#include "google/protobuf/any.pb.h"
+#include "grpcpp/support/status.h"
 #include "tests/support/status_matchers.h"
 
 namespace ringcast::client {
 namespace {
 
-using ::ringcast::testing::FakePublisher;
 using ::ringcast::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+
+// A gRPC error carrying RpcStatus{code, message, [detail]} in its details, as a node sends it.
+template <typename Detail>
+grpc::Status ErrorWith(grpc::StatusCode code, const std::string& message, const Detail& detail) {
+  v1::RpcStatus rpc;
+  rpc.set_code(code);
+  rpc.set_message(message);
+  rpc.add_details()->PackFrom(detail);
+  return grpc::Status(code, message, rpc.SerializeAsString());
+}
+
+v1::RetryInfo RetryAfter(int ms, std::string reason) {
+  v1::RetryInfo info;
+  info.mutable_retry_delay()->set_nanos(ms % 1000 * 1000000);
+  info.mutable_retry_delay()->set_seconds(ms / 1000);
+  info.set_reason(std::move(reason));
+  return info;
+}
 
 v1::WrongOwner OwnerNode2() {
   v1::WrongOwner wrong;
@@ -28,10 +47,9 @@ v1::WrongOwner OwnerNode2() {
 }
 
 TEST(FromGrpcStatus, KeepsCodeMessageAndWrongOwner) {
-  // Given a FAILED_PRECONDITION with a serialized RpcStatus holding a WrongOwner, expect the
-  // same code and message, and WrongOwnerOf to return the owner.
-  const grpc::Status grpc_status = FakePublisher::ErrorWith(grpc::StatusCode::FAILED_PRECONDITION,
-                                                            "not the owner", OwnerNode2());
+  // Given FAILED_PRECONDITION with an RpcStatus holding WrongOwner, expect code, message, owner.
+  const grpc::Status grpc_status =
+      ErrorWith(grpc::StatusCode::FAILED_PRECONDITION, "not the owner", OwnerNode2());
   const absl::Status status = FromGrpcStatus(grpc_status);
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition, "not the owner"));
   std::optional<v1::WrongOwner> wrong = WrongOwnerOf(status);
@@ -57,8 +75,7 @@ TEST(FromGrpcStatus, MapsEveryCodeOneToOne) {
 }
 
 TEST(FromGrpcStatus, ToleratesMissingAndGarbageDetails) {
-  // Given gRPC's own error (no trailer) and a trailer that is not an RpcStatus, expect plain
-  // statuses whose accessors all return nothing.
+  // Given no details, or details that are not an RpcStatus, expect every accessor to be empty.
   const absl::Status plain =
       FromGrpcStatus(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"));
   EXPECT_THAT(plain, StatusIs(absl::StatusCode::kDeadlineExceeded));
@@ -73,15 +90,14 @@ TEST(FromGrpcStatus, ToleratesMissingAndGarbageDetails) {
 }
 
 TEST(FromGrpcStatus, SkipsUnknownDetailTypes) {
-  // Given an RpcStatus whose first detail is of a type this client does not know, expect the
-  // known detail after it to be found.
+  // Given an unknown detail type before a RetryInfo, expect the RetryInfo to be found.
   v1::RpcStatus rpc;
   rpc.set_code(grpc::StatusCode::UNAVAILABLE);
   rpc.set_message("draining");
   google::protobuf::Any* unknown = rpc.add_details();
   unknown->set_type_url("type.googleapis.com/example.Unknown");
   unknown->set_value("abc");
-  rpc.add_details()->PackFrom(FakePublisher::RetryInfo(1500, "draining"));
+  rpc.add_details()->PackFrom(RetryAfter(1500, "draining"));
   const absl::Status status = FromGrpcStatus(
       grpc::Status(grpc::StatusCode::UNAVAILABLE, "draining", rpc.SerializeAsString()));
   std::optional<v1::RetryInfo> retry = RetryInfoOf(status);
@@ -91,8 +107,7 @@ TEST(FromGrpcStatus, SkipsUnknownDetailTypes) {
 }
 
 TEST(FromRpcStatus, CarriesInBandErrors) {
-  // Given the in-band RpcStatus of a PublishStream answer, expect its code, message and
-  // details; a code of 0 or out of range must not turn into OK.
+  // Given a PublishStream's in-band RpcStatus, expect its code and details; 0 or 99 not OK.
   v1::RpcStatus rpc;
   rpc.set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
   rpc.set_message("event too large");

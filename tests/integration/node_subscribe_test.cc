@@ -199,6 +199,29 @@ TEST_F(NodeTest, TopicOfAnotherNodeIsRedirectedToItsOwner) {
   EXPECT_EQ(Metric("ringcast_redirects_total"), redirects);
 }
 
+// Given a 1 s age limit, expect a topic whose events aged out and whose subscribers left to be
+// freed (the topics gauge drops to 0), and a resume from its old history to get a reset.
+TEST_F(NodeTest, TopicsWithoutSubscribersOrEventsAreFreed) {
+  StartNodeWith({"--buffer_max_age_seconds=1"});
+  const std::string old_id = Publish("ephemeral", "1");
+  {
+    auto stream = Subscribe("ephemeral");
+    EXPECT_EQ(Metric("ringcast_topics"), 1);
+  }
+  double topics = -1;
+  for (int attempt = 0; attempt < 100 && topics != 0; ++attempt) {
+    absl::SleepFor(absl::Milliseconds(100));  // polls the sweep, bounded at 10 s
+    topics = Metric("ringcast_topics");
+  }
+  EXPECT_EQ(topics, 0);
+  EXPECT_EQ(Metric("ringcast_buffer_evicted_events_total", "limit=\"age\""), 1);
+  auto resumed = Subscribe("ephemeral", {{"Last-Event-ID", old_id}});
+  absl::StatusOr<sse::ParsedEvent> reset = resumed->Next(absl::Seconds(10));
+  ASSERT_THAT(reset, IsOk());
+  EXPECT_EQ(reset->type, "ringcast.reset");
+  EXPECT_THAT(reset->data, HasSubstr("\"reason\":\"epoch\""));
+}
+
 // Given an allowlist of one origin, expect that origin (only) to get CORS headers.
 TEST_F(NodeTest, CorsAllowsOnlyConfiguredOrigins) {
   StartNodeWith({"--cors_allowed_origins=https://app.example.com"});

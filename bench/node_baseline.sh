@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# node_baseline.sh — the ringcast-node baseline in one command: (a) node memory per idle SSE
+# subscriber, (b) delivered events/s, gaps, duplicates, latency and node CPU for 5,000
+# subscribers of one topic at a few publish rates. It starts a fresh single-worker node for every
+# measurement (pinned to NODE_CPU), drives it with ringcast-load (pinned to LOAD_CPU) and
+# `ringcast publish --rate`, stops the node by its PID, and prints Markdown tables on stdout
+# (progress on stderr). Every child runs under `timeout`; the whole run takes about 4 minutes
+# with the defaults. A manual benchmark: nothing runs it in CI and it fails nothing.
+#
+#   cmake --build build/release --target ringcast-node ringcast ringcast-load
+#   bench/node_baseline.sh                        # BUILD_DIR=build/release by default
+#   BUILD_DIR=build/load-helper RATES="500 1000" REPEATS=1 bench/node_baseline.sh
+#
+# Settings (environment): BUILD_DIR, NODE_CPU (0), LOAD_CPU (1), IDLE_COUNTS ("1000 10000"),
+# IDLE_TOPICS (100), FANOUT_CONNECTIONS (5000), RATES ("200 500 1000 2000"), REPEATS (3),
+# PUBLISH_S (10), LOAD_S (12), SOURCE_ADDRESSES (127.0.0.2-5), PER_PROCESS (5000 connections per
+# ringcast-load process), FANOUT_LIMIT (path to a built ../shared/tools/fanout_limit.cpp: when
+# set, its `5000 200 1` figure is printed too), KEEP (1 = keep the work directory).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build/release}
+[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
+NODE_BIN="$BUILD_DIR/node/ringcast-node"
+CLI_BIN="$BUILD_DIR/cli/ringcast"
+LOAD_BIN="$BUILD_DIR/bench/ringcast-load"
+NODE_CPU=${NODE_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+IDLE_COUNTS=${IDLE_COUNTS:-"1000 10000"}
+IDLE_TOPICS=${IDLE_TOPICS:-100}
+FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-5000}
+RATES=${RATES:-"200 500 1000 2000"}
+REPEATS=${REPEATS:-3}
+PUBLISH_S=${PUBLISH_S:-10}
+LOAD_S=${LOAD_S:-12}
+SOURCE_ADDRESSES=${SOURCE_ADDRESSES:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5}
+PER_PROCESS=${PER_PROCESS:-5000}
+
+for bin in "$NODE_BIN" "$CLI_BIN" "$LOAD_BIN"; do
+  if [[ ! -x "$bin" ]]; then
+    echo "node_baseline: missing $bin; build it first:" >&2
+    echo "  cmake --build $BUILD_DIR --target ringcast-node ringcast ringcast-load" >&2
+    exit 2
+  fi
+done
+# 10,000 subscribers need 10,000 descriptors in the node and in the load processes.
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+WORK=$(mktemp -d /tmp/node_baseline.XXXXXX)
+CLK_TCK=$(getconf CLK_TCK)
+NODE_PID=""      # the node itself (from its ready line)
+NODE_WRAPPER=""  # the `timeout` that runs it: our child
+STARTED=()       # `timeout` wrappers of every child started here; live ones are ended on exit
+
+log() { echo "node_baseline: $*" >&2; }
+
+cleanup() {
+  local pid
+  # Only wrappers that are still our children (a PID that ended may have been reused);
+  # timeout passes the TERM on to the program it runs.
+  for pid in "${STARTED[@]}"; do
+    [[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ]] && kill "$pid" 2>/dev/null
+  done
+  true
+  [[ "${KEEP:-0}" = 1 ]] && log "work directory kept: $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# json_field NAME FILE — the number after "NAME": in a one-line JSON file.
+json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2" | head -n1; }
+
+# median_range v1 v2 ... — "median (min–max)", or the single value.
+median_range() {
+  printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+    if (NR == 0) { print "-"; exit }
+    m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+    if (NR == 1 || v[1] == v[NR]) printf "%.10g\n", m
+    else printf "%.10g (%.10g–%.10g)\n", m, v[1], v[NR] }'
+}
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# start_node — a fresh node on ports 0; sets NODE_PID, NODE_HTTP, NODE_GRPC.
+start_node() {
+  local out="$WORK/node.out"
+  : > "$out"
+  timeout 900 taskset -c "$NODE_CPU" "$NODE_BIN" --http_listen=127.0.0.1:0 \
+    --grpc_listen=127.0.0.1:0 --worker_threads=1 > "$out" 2>> "$WORK/node.err" &
+  NODE_WRAPPER=$!
+  STARTED+=("$NODE_WRAPPER")
+  local i
+  for i in $(seq 100); do
+    grep -q '^ringcast-node ready' "$out" && break
+    sleep 0.1
+  done
+  if ! grep -q '^ringcast-node ready' "$out"; then
+    log "node did not print its ready line"; cat "$WORK/node.err" >&2; exit 1
+  fi
+  NODE_HTTP=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$out")
+  NODE_GRPC=$(sed -n 's/.* grpc=\([^ ]*\).*/\1/p' "$out")
+  NODE_PID=$(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "$out")
+}
+
+stop_node() {
+  kill -TERM "$NODE_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 100); do
+    kill -0 "$NODE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$NODE_PID" 2>/dev/null || true
+  wait "$NODE_WRAPPER" 2>/dev/null || true
+  NODE_PID=""
+}
+
+# start_load NAME CONNECTIONS TOPICS DURATION_S — one ringcast-load in the background; sets
+# LOAD_PID. Its JSON goes to $WORK/NAME.json, progress to $WORK/NAME.err.
+start_load() {
+  timeout $(( ${4%.*} + 30 )) taskset -c "$LOAD_CPU" "$LOAD_BIN" \
+    --url_pattern="http://$NODE_HTTP/v1/topics/{topic}/events" --connections="$2" \
+    --topics="$3" --duration_s="$4" --source_addresses="$SOURCE_ADDRESSES" \
+    > "$WORK/$1.json" 2> "$WORK/$1.err" &
+  LOAD_PID=$!
+  STARTED+=("$LOAD_PID")
+}
+
+# wait_connected NAME... — until every named ringcast-load reports its connections settled.
+wait_connected() {
+  local name i
+  for name in "$@"; do
+    for i in $(seq 600); do
+      grep -q 'connected open=' "$WORK/$name.err" && break
+      sleep 0.1
+    done
+    grep -q 'connected open=' "$WORK/$name.err" || { log "$name did not connect"; exit 1; }
+  done
+}
+
+# ---- (a) idle memory per connection -------------------------------------------------------
+idle_rows=()
+for count in $IDLE_COUNTS; do
+  start_node
+  sleep 0.5
+  before=$(rss_kib "$NODE_PID")
+  names=()
+  left=$count
+  part=0
+  while (( left > 0 )); do
+    n=$(( left < PER_PROCESS ? left : PER_PROCESS ))
+    start_load "idle-$count-$part" "$n" "$IDLE_TOPICS" 120
+    names+=("idle-$count-$part:$LOAD_PID")
+    left=$(( left - n ))
+    part=$(( part + 1 ))
+  done
+  wait_connected "${names[@]%%:*}"
+  sleep 1
+  after=$(rss_kib "$NODE_PID")
+  open=0
+  failed=0
+  for entry in "${names[@]}"; do
+    kill -TERM "${entry##*:}" 2>/dev/null || true
+    wait "${entry##*:}" 2>/dev/null || true
+    open=$(( open + $(json_field connections_open "$WORK/${entry%%:*}.json") ))
+    failed=$(( failed + $(json_field connections_failed "$WORK/${entry%%:*}.json") ))
+  done
+  stop_node
+  per=$(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN {printf "%.2f", (a - b) / n}')
+  log "idle $count: RSS $before -> $after KiB, $per KiB per connection (open=$open failed=$failed)"
+  idle_rows+=("| $count | $IDLE_TOPICS | ${#names[@]} | $open | $before | $after | $per |")
+done
+
+# ---- (b) fan-out to one topic ---------------------------------------------------------------
+fanout_rows=()
+for rate in $RATES; do
+  delivered=(); window=(); gaps=(); dups=(); p50=(); p99=(); cpu=(); us=(); accepted=()
+  for rep in $(seq "$REPEATS"); do
+    start_node
+    name="fanout-$rate-$rep"
+    start_load "$name" "$FANOUT_CONNECTIONS" 1 "$LOAD_S"
+    load_pid=$LOAD_PID
+    wait_connected "$name"
+    t0=$(cpu_ticks "$NODE_PID"); w0=$(date +%s.%N)
+    timeout $(( PUBLISH_S + 30 )) "$CLI_BIN" publish --node="$NODE_GRPC" --topic=load-0 \
+      --rate="$rate" --duration_s="$PUBLISH_S" > "$WORK/$name.publish" 2>&1 || true
+    t1=$(cpu_ticks "$NODE_PID"); w1=$(date +%s.%N)
+    wait "$load_pid" 2>/dev/null || true
+    t2=$(cpu_ticks "$NODE_PID")
+    stop_node
+    json="$WORK/$name.json"
+    events=$(json_field events "$json")
+    delivered+=("$(json_field events_per_s "$json")")
+    window+=("$(json_field events_per_s_in_window "$json")")
+    gaps+=("$(json_field gaps "$json")")
+    dups+=("$(json_field duplicates "$json")")
+    p50+=("$(json_field p50 "$json")")
+    p99+=("$(json_field p99 "$json")")
+    accepted+=("$(sed -n 's/.*accepted=\([0-9]*\).*/\1/p' "$WORK/$name.publish")")
+    cpu+=("$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
+      'BEGIN {printf "%.0f", 100 * t / hz / (b - a)}')")
+    us+=("$(awk -v t="$((t2 - t0))" -v hz="$CLK_TCK" -v e="$events" \
+      'BEGIN {printf "%.2f", (e > 0) ? t / hz / e * 1e6 : 0}')")
+    log "rate $rate #$rep: $(cat "$json") published=${accepted[-1]} node_cpu=${cpu[-1]}%"
+  done
+  fanout_rows+=("| $rate | $(median_range "${accepted[@]}") | $((rate * FANOUT_CONNECTIONS)) \
+| $(median_range "${delivered[@]}") | $(median_range "${window[@]}") | $(median_range "${gaps[@]}") \
+| $(median_range "${dups[@]}") | $(median_range "${p50[@]}") | $(median_range "${p99[@]}") \
+| $(median_range "${cpu[@]}") | $(median_range "${us[@]}") |")
+done
+
+# ---- report ---------------------------------------------------------------------------------
+echo "## ringcast-node baseline ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs)"
+echo
+echo "One node, --worker_threads=1, pinned to CPU $NODE_CPU; ringcast-load pinned to CPU $LOAD_CPU."
+echo
+echo "### (a) idle memory per connection (node VmRSS)"
+echo
+echo "| subscribers | topics | load processes | open | RSS before (KiB) | RSS connected (KiB) | KiB per connection |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${idle_rows[@]}"
+echo
+echo "### (b) $FANOUT_CONNECTIONS subscribers on one topic; publish for ${PUBLISH_S} s, load runs ${LOAD_S} s"
+echo
+echo "Medians of $REPEATS runs (min–max). delivered/s = events / elapsed of the load tool"
+echo "(connect time and idle tail included); in window = events / (last event - first event)."
+echo "Node CPU % over the publish window; node µs per delivery = node CPU (publish start to load"
+echo "end) / events delivered."
+echo
+echo "| rate (ev/s) | published | offered deliveries/s | delivered/s | delivered/s in window | gaps | duplicates | p50 µs | p99 µs | node CPU % | node µs per delivery |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${fanout_rows[@]}"
+if [[ -n "${FANOUT_LIMIT:-}" && -x "${FANOUT_LIMIT}" ]]; then
+  echo
+  echo "### floor: fanout_limit 5000 200 1 (one write() per event per connection)"
+  echo
+  echo '```'
+  timeout 120 "$FANOUT_LIMIT" 5000 200 1 || true
+  echo '```'
+fi
