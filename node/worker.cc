@@ -333,13 +333,33 @@ void Worker::Deliver(const std::shared_ptr<Topic>& topic, uint64_t offset,
 void Worker::DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame) {
   auto it = by_topic_.find(topic);
   if (it == by_topic_.end()) return;
-  // Sending may close a slow stream, which removes it from this list: walk a copy.
+  // Queueing may cut a slow stream, which removes it from this list: walk a copy.
   std::vector<Subscriber*> targets = it->second;
   for (Subscriber* subscriber : targets) {
     if (offset <= subscriber->last_offset || !subscriber->stream->open()) continue;
     subscriber->last_offset = offset;
     ++frames_sent_;
-    subscriber->stream->Send(frame);
+    if (subscriber->stream->Queue(frame) && !subscriber->flush_pending) {
+      subscriber->flush_pending = true;
+      to_flush_.push_back(subscriber->stream);
+    }
+  }
+  // One flush after every hand-off already waiting: under load, the events queued meanwhile
+  // leave in one gather write per stream instead of one write per event.
+  if (!to_flush_.empty() && !flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { FlushQueued(); });
+  }
+}
+
+void Worker::FlushQueued() {
+  flush_posted_ = false;
+  std::vector<std::shared_ptr<sse::SseStream>> streams;
+  streams.swap(to_flush_);
+  for (const std::shared_ptr<sse::SseStream>& stream : streams) {
+    auto it = subscribers_.find(stream.get());
+    if (it != subscribers_.end()) it->second->flush_pending = false;
+    stream->Flush();
   }
 }
 

@@ -3,7 +3,9 @@
 // streams it accepted, and the subscribers of each topic among them.
 //
 // Fan-out: a topic hands each event to a worker once (Deliver); the worker then walks its own
-// subscribers of that topic. One timer per worker drives heartbeats and stream lifetimes.
+// subscribers of that topic, queueing the shared frame on each, and flushes the queued streams
+// once after the hand-offs already waiting, so that under load each stream gets one gather write
+// for many events. One timer per worker drives heartbeats and stream lifetimes.
 //
 // Thread safety: Deliver() and Stop() may be called from any thread; they post to the worker.
 // Everything else runs on the worker's thread.
@@ -78,6 +80,7 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
     uint64_t last_offset = 0;  // the newest offset sent; older hand-offs are skipped
     size_t index_in_topic = 0;
     int idle_ticks = 0;
+    bool flush_pending = false;  // in to_flush_
     StreamEnd end_cause = StreamEnd::kClientGone;  // set when the server ends the stream
   };
 
@@ -102,6 +105,7 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   std::vector<sse::HttpSession::Header> CorsHeaders(const sse::HttpSession::Request& request) const;
   std::string StreamHead(const sse::HttpSession::Request& request) const;
   void DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame);
+  void FlushQueued();
   void EndStream(Subscriber& subscriber, StreamEnd cause);
   void ScheduleTick();
   void OnTick();
@@ -125,6 +129,8 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   absl::flat_hash_map<const sse::SseStream*, std::unique_ptr<Subscriber>> subscribers_;
   absl::flat_hash_map<const Topic*, std::vector<Subscriber*>> by_topic_;
   bool stopping_ = false;
+  std::vector<std::shared_ptr<sse::SseStream>> to_flush_;  // queued frames, write pending
+  bool flush_posted_ = false;
   absl::Duration periodic_period_;
   std::function<void()> periodic_task_;
   uint64_t frames_sent_ = 0;  // not yet added to the metrics

@@ -35,13 +35,21 @@ void SseStream::Start(std::string response_head, std::vector<Frame> first_frames
 }
 
 void SseStream::Send(Frame frame) {
-  if (!open_ || ending_) return;
+  if (Queue(std::move(frame))) Flush();
+}
+
+bool SseStream::Queue(Frame frame) {
+  if (!open_ || ending_) return false;
   Enqueue(std::move(frame));
   if (queued_bytes_ - initial_unsent_ > options_.max_queue_bytes) {
     Close(CloseReason::kSlowConsumer);
-    return;
+    return false;
   }
-  if (!writing_now_) DoWrite();
+  return true;
+}
+
+void SseStream::Flush() {
+  if (open_ && !writing_now_ && !pending_.empty()) DoWrite();
 }
 
 void SseStream::End(Frame final_frame) {

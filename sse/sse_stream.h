@@ -66,8 +66,18 @@ class SseStream : public std::enable_shared_from_this<SseStream> {
   // once, then starts watching for the client going away.
   void Start(std::string response_head, std::vector<Frame> first_frames);
 
-  // Queues a frame. Ignored after the stream closed or began to end.
+  // Queues a frame and starts a write if none is in flight. Ignored after the stream closed or
+  // began to end.
   void Send(Frame frame);
+
+  // Queues a frame without starting a write, so that frames queued by several events go out in
+  // one gather write at the next Flush(). Returns false when the stream is closed or was cut as
+  // a slow consumer by this frame.
+  bool Queue(Frame frame);
+
+  // Starts a write of everything queued, unless one is in flight (its completion writes the
+  // rest).
+  void Flush();
 
   // Sends `final_frame` (e.g. a `retry:` hint) and the last chunk, then closes (kEnded).
   void End(Frame final_frame);
