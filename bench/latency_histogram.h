@@ -26,9 +26,8 @@ class LatencyHistogram {
  public:
   static constexpr int kSubBucketBits = 6;
   static constexpr uint64_t kSubBuckets = uint64_t{1} << kSubBucketBits;  // per power of two
-  static constexpr uint64_t kLinearLimit = 2 * kSubBuckets;  // values below are exact
-  static constexpr size_t kBucketCount =
-      kLinearLimit + (64 - kSubBucketBits - 1) * kSubBuckets;
+  static constexpr uint64_t kLinearLimit = 2 * kSubBuckets;               // values below are exact
+  static constexpr size_t kBucketCount = kLinearLimit + (64 - kSubBucketBits - 1) * kSubBuckets;
 
   // Counts one occurrence of `value`.
   void Record(uint64_t value) { RecordN(value, 1); }
@@ -77,11 +76,10 @@ class LatencyHistogram {
   // The bucket of `value`; values in one bucket are reported alike.
   static size_t BucketIndex(uint64_t value) {
     if (value < kLinearLimit) return static_cast<size_t>(value);
-    const int msb = std::bit_width(value) - 1;       // >= kSubBucketBits + 1
-    const int shift = msb - kSubBucketBits;          // bucket width is 2^shift
+    const int msb = std::bit_width(value) - 1;            // >= kSubBucketBits + 1
+    const int shift = msb - kSubBucketBits;               // bucket width is 2^shift
     const uint64_t sub = (value >> shift) - kSubBuckets;  // in [0, kSubBuckets)
-    return static_cast<size_t>(kLinearLimit + static_cast<uint64_t>(shift - 1) * kSubBuckets +
-                               sub);
+    return static_cast<size_t>(kLinearLimit + static_cast<uint64_t>(shift - 1) * kSubBuckets + sub);
   }
 
   // The lowest and highest value counted in bucket `index`.

@@ -4,7 +4,7 @@
 # subscribers of one topic at a few publish rates. It starts a fresh single-worker node for every
 # measurement (pinned to NODE_CPU), drives it with ringcast-load (pinned to LOAD_CPU) and
 # `ringcast publish --rate`, stops the node by its PID, and prints Markdown tables on stdout
-# (progress on stderr). Every child runs under `timeout`; the whole run takes about 4 minutes
+# (progress on stderr). Every child runs under `timeout`; the whole run takes about 5 minutes
 # with the defaults. A manual benchmark: nothing runs it in CI and it fails nothing.
 #
 #   cmake --build build/release --target ringcast-node ringcast ringcast-load
@@ -12,7 +12,7 @@
 #   BUILD_DIR=build/load-helper RATES="500 1000" REPEATS=1 bench/node_baseline.sh
 #
 # Settings (environment): BUILD_DIR, NODE_CPU (0), LOAD_CPU (1), IDLE_COUNTS ("1000 10000"),
-# IDLE_TOPICS (100), FANOUT_CONNECTIONS (5000), RATES ("200 500 1000 2000"), REPEATS (3),
+# IDLE_TOPICS (100), FANOUT_CONNECTIONS (5000), RATES ("50 100 200 500 1000 2000"), REPEATS (3),
 # PUBLISH_S (10), LOAD_S (12), SOURCE_ADDRESSES (127.0.0.2-5), PER_PROCESS (5000 connections per
 # ringcast-load process), FANOUT_LIMIT (path to a built ../shared/tools/fanout_limit.cpp: when
 # set, its `5000 200 1` figure is printed too), KEEP (1 = keep the work directory).
@@ -29,7 +29,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 IDLE_COUNTS=${IDLE_COUNTS:-"1000 10000"}
 IDLE_TOPICS=${IDLE_TOPICS:-100}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-5000}
-RATES=${RATES:-"200 500 1000 2000"}
+RATES=${RATES:-"50 100 200 500 1000 2000"}
 REPEATS=${REPEATS:-3}
 PUBLISH_S=${PUBLISH_S:-10}
 LOAD_S=${LOAD_S:-12}
@@ -80,6 +80,8 @@ median_range() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Busy ticks of CPU N (user, nice, system, irq, softirq), whoever ran there.
+core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
 # start_node — a fresh node on ports 0; sets NODE_PID, NODE_HTTP, NODE_GRPC.
 start_node() {
@@ -174,20 +176,22 @@ done
 fanout_rows=()
 for rate in $RATES; do
   delivered=(); window=(); gaps=(); dups=(); p50=(); p99=(); cpu=(); us=(); accepted=()
+  others=(); load_cpu=()
   for rep in $(seq "$REPEATS"); do
     start_node
     name="fanout-$rate-$rep"
     start_load "$name" "$FANOUT_CONNECTIONS" 1 "$LOAD_S"
     load_pid=$LOAD_PID
     wait_connected "$name"
-    t0=$(cpu_ticks "$NODE_PID"); w0=$(date +%s.%N)
-    timeout $(( PUBLISH_S + 30 )) "$CLI_BIN" publish --node="$NODE_GRPC" --topic=load-0 \
-      --rate="$rate" --duration_s="$PUBLISH_S" > "$WORK/$name.publish" 2>&1 || true
-    t1=$(cpu_ticks "$NODE_PID"); w1=$(date +%s.%N)
+    t0=$(cpu_ticks "$NODE_PID"); c0=$(core_ticks "$NODE_CPU"); w0=$(date +%s.%N)
+    # The publisher shares the load tool's CPU, so the node's CPU holds only the node.
+    timeout $(( PUBLISH_S + 30 )) taskset -c "$LOAD_CPU" "$CLI_BIN" publish --node="$NODE_GRPC" \
+      --topic=load-0 --rate="$rate" --duration_s="$PUBLISH_S" > "$WORK/$name.publish" 2>&1 || true
+    t1=$(cpu_ticks "$NODE_PID"); c1=$(core_ticks "$NODE_CPU"); w1=$(date +%s.%N)
     wait "$load_pid" 2>/dev/null || true
     t2=$(cpu_ticks "$NODE_PID")
-    stop_node
     json="$WORK/$name.json"
+    stop_node
     events=$(json_field events "$json")
     delivered+=("$(json_field events_per_s "$json")")
     window+=("$(json_field events_per_s_in_window "$json")")
@@ -198,14 +202,22 @@ for rate in $RATES; do
     accepted+=("$(sed -n 's/.*accepted=\([0-9]*\).*/\1/p' "$WORK/$name.publish")")
     cpu+=("$(awk -v t="$((t1 - t0))" -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
       'BEGIN {printf "%.0f", 100 * t / hz / (b - a)}')")
+    others+=("$(awk -v t="$((c1 - c0 - (t1 - t0)))" -v hz="$CLK_TCK" -v a="$w0" -v b="$w1" \
+      'BEGIN {v = 100 * t / hz / (b - a); printf "%.0f", (v < 0) ? 0 : v}')")
+    load_cpu+=("$(awk -v c="$(json_field cpu_s "$json")" -v e="$(json_field elapsed_s "$json")" \
+      'BEGIN {printf "%.0f", (e > 0) ? 100 * c / e : 0}')")
     us+=("$(awk -v t="$((t2 - t0))" -v hz="$CLK_TCK" -v e="$events" \
       'BEGIN {printf "%.2f", (e > 0) ? t / hz / e * 1e6 : 0}')")
-    log "rate $rate #$rep: $(cat "$json") published=${accepted[-1]} node_cpu=${cpu[-1]}%"
+    log "rate $rate #$rep: $(cat "$json") published=${accepted[-1]} node_cpu=${cpu[-1]}%" \
+      "others_on_node_cpu=${others[-1]}%"
   done
-  fanout_rows+=("| $rate | $(median_range "${accepted[@]}") | $((rate * FANOUT_CONNECTIONS)) \
-| $(median_range "${delivered[@]}") | $(median_range "${window[@]}") | $(median_range "${gaps[@]}") \
-| $(median_range "${dups[@]}") | $(median_range "${p50[@]}") | $(median_range "${p99[@]}") \
-| $(median_range "${cpu[@]}") | $(median_range "${us[@]}") |")
+  row="| $rate | $(median_range "${accepted[@]}") | $((rate * FANOUT_CONNECTIONS))"
+  row+=" | $(median_range "${delivered[@]}") | $(median_range "${window[@]}")"
+  row+=" | $(median_range "${gaps[@]}") | $(median_range "${dups[@]}")"
+  row+=" | $(median_range "${p50[@]}") | $(median_range "${p99[@]}")"
+  row+=" | $(median_range "${cpu[@]}") | $(median_range "${us[@]}")"
+  row+=" | $(median_range "${others[@]}") | $(median_range "${load_cpu[@]}") |"
+  fanout_rows+=("$row")
 done
 
 # ---- report ---------------------------------------------------------------------------------
@@ -215,19 +227,25 @@ echo "One node, --worker_threads=1, pinned to CPU $NODE_CPU; ringcast-load pinne
 echo
 echo "### (a) idle memory per connection (node VmRSS)"
 echo
-echo "| subscribers | topics | load processes | open | RSS before (KiB) | RSS connected (KiB) | KiB per connection |"
+echo -n "| subscribers | topics | load processes | open | RSS before (KiB) | RSS connected (KiB)"
+echo " | KiB per connection |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${idle_rows[@]}"
 echo
-echo "### (b) $FANOUT_CONNECTIONS subscribers on one topic; publish for ${PUBLISH_S} s, load runs ${LOAD_S} s"
+echo -n "### (b) $FANOUT_CONNECTIONS subscribers on one topic; publish for ${PUBLISH_S} s,"
+echo " load runs ${LOAD_S} s"
 echo
 echo "Medians of $REPEATS runs (min–max). delivered/s = events / elapsed of the load tool"
 echo "(connect time and idle tail included); in window = events / (last event - first event)."
 echo "Node CPU % over the publish window; node µs per delivery = node CPU (publish start to load"
-echo "end) / events delivered."
+echo "end) / events delivered; others % = what else ran on the node's CPU in the publish window"
+echo "(should be ~0: other work there makes the run unreliable); load CPU % = ringcast-load's"
+echo "user+system time / its elapsed time."
 echo
-echo "| rate (ev/s) | published | offered deliveries/s | delivered/s | delivered/s in window | gaps | duplicates | p50 µs | p99 µs | node CPU % | node µs per delivery |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo -n "| rate (ev/s) | published | offered deliveries/s | delivered/s | delivered/s in window"
+echo -n " | gaps | duplicates | p50 µs | p99 µs | node CPU % | node µs per delivery"
+echo " | others on node CPU % | load CPU % |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${fanout_rows[@]}"
 if [[ -n "${FANOUT_LIMIT:-}" && -x "${FANOUT_LIMIT}" ]]; then
   echo

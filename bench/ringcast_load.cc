@@ -25,6 +25,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <charconv>
 #include <csignal>
 #include <cstdint>
@@ -37,13 +43,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -94,8 +93,8 @@ using boost::system::error_code;
 constexpr size_t kMaxHeadBytes = 16 * 1024;
 
 struct LoadOptions {
-  std::string host;          // from the URL, for Host:
-  std::string host_header;   // host[:port] as in the URL
+  std::string host;         // from the URL, for Host:
+  std::string host_header;  // host[:port] as in the URL
   tcp::endpoint server;
   std::string path_pattern;  // path and query with {topic}
   uint32_t connections = 0;
@@ -138,7 +137,7 @@ struct Stats {
   Counter resets;       // ringcast.reset events
   Counter bad_ids;      // ids that are not <epoch>:<offset>
   Counter epoch_changes;
-  Counter bytes;        // bytes read, heads included
+  Counter bytes;  // bytes read, heads included
 
   LatencyHistogram latency_us;
   std::map<std::string, uint64_t> failure_reasons;
@@ -300,8 +299,8 @@ void Connection::Start() {
   request_ = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", o.host_header,
                           "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
                           "User-Agent: ringcast-load\r\n");
-  if (!o.last_event_id.empty()) absl::StrAppend(&request_, "Last-Event-ID: ", o.last_event_id,
-                                                "\r\n");
+  if (!o.last_event_id.empty())
+    absl::StrAppend(&request_, "Last-Event-ID: ", o.last_event_id, "\r\n");
   request_ += "\r\n";
   if (!o.last_event_id.empty()) {
     absl::StatusOr<sse::EventId> resume = sse::ParseEventId(o.last_event_id);
@@ -581,17 +580,17 @@ int Run(const LoadOptions& options) {
     if (!connected_reported && t.established + t.failed >= options.connections) {
       connected_reported = true;
       absl::FPrintF(stderr, "ringcast-load: connected open=%d failed=%d after %.3f s\n",
-                   t.established - t.closed, t.failed, absl::ToDoubleSeconds(now - start));
+                    t.established - t.closed, t.failed, absl::ToDoubleSeconds(now - start));
     }
     if (now >= next_report) {
       const double dt = absl::ToDoubleSeconds(now - previous_at);
       absl::FPrintF(stderr,
                     "ringcast-load: t=%.1fs open=%d connecting=%d failed=%d closed=%d "
                     "events=%d (%.0f/s) gaps=%d duplicates=%d resets=%d\n",
-                   absl::ToDoubleSeconds(now - start), t.established - t.closed,
-                   t.launched - t.established - t.failed, t.failed, t.closed, t.events,
-                   dt > 0 ? static_cast<double>(t.events - previous.events) / dt : 0.0, t.gaps,
-                   t.duplicates, t.resets);
+                    absl::ToDoubleSeconds(now - start), t.established - t.closed,
+                    t.launched - t.established - t.failed, t.failed, t.closed, t.events,
+                    dt > 0 ? static_cast<double>(t.events - previous.events) / dt : 0.0, t.gaps,
+                    t.duplicates, t.resets);
       previous = t;
       previous_at = now;
       next_report += options.report_every;
@@ -638,8 +637,8 @@ int Run(const LoadOptions& options) {
       elapsed_s > 0 ? static_cast<double>(t.events) / elapsed_s : 0.0, window_s,
       window_s > 0 ? static_cast<double>(t.events) / window_s : 0.0, t.gaps, t.missing,
       t.duplicates, t.resets, t.bad_ids, t.epoch_changes, t.bytes, latency.count(),
-      latency.ValueAtPercentile(50), latency.ValueAtPercentile(99),
-      latency.ValueAtPercentile(99.9), latency.max(), cpu_s, elapsed_s);
+      latency.ValueAtPercentile(50), latency.ValueAtPercentile(99), latency.ValueAtPercentile(99.9),
+      latency.max(), cpu_s, elapsed_s);
   std::fflush(stdout);
   return 0;
 }

@@ -21,16 +21,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-// NOTE: GCC 12's -Wnull-dereference fires inside Asio's scheduler once io_context::run() is
-// inlined here (a false positive in Boost's code, not ours); silence it for Boost's headers only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
 #include "boost/asio/connect.hpp"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
-#pragma GCC diagnostic pop
 #include "cli/format.h"
 
 namespace ringcast::cli {

@@ -19,6 +19,7 @@
 // is ignored; has_id is true only when an id: field of this block was accepted (not NUL-bearing).
 #include "sse/parser.h"
 
+
 #include <algorithm>
 #include <cstddef>
 #include <string>
@@ -27,52 +28,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "sse/event.h"
+#include "sse/utf8.h"
 
 namespace ringcast::sse {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
-
-// One step of UTF-8 decoding at `text[pos]`: a well-formed sequence (valid, its length) or the
-// ill-formed "maximal subpart" there (invalid, at least 1 byte), which the WHATWG UTF-8 decoder
-// turns into one U+FFFD. NOTE: the same table as NextUtf8 in event.cc; only the slow path of a
-// line that fails IsValidUtf8 uses it.
-struct Utf8Step {
-  size_t length;
-  bool valid;
-};
-
-Utf8Step NextUtf8(std::string_view text, size_t pos) {
-  const auto lead = static_cast<unsigned char>(text[pos]);
-  if (lead < 0x80) return {1, true};
-  size_t need;
-  unsigned char lower = 0x80;
-  unsigned char upper = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    need = 1;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    need = 2;
-    if (lead == 0xE0) lower = 0xA0;
-    if (lead == 0xED) upper = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    need = 3;
-    if (lead == 0xF0) lower = 0x90;
-    if (lead == 0xF4) upper = 0x8F;
-  } else {
-    return {1, false};
-  }
-  size_t length = 1;
-  for (size_t k = 0; k < need; ++k) {
-    if (pos + length >= text.size()) return {length, false};
-    const auto next = static_cast<unsigned char>(text[pos + length]);
-    if (next < lower || next > upper) return {length, false};
-    lower = 0x80;
-    upper = 0xBF;
-    ++length;
-  }
-  return {length, true};
-}
 
 // `line` with every ill-formed UTF-8 subpart replaced by U+FFFD, as the spec's decode step.
 std::string ReplaceIllFormedUtf8(std::string_view line) {

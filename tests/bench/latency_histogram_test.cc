@@ -104,8 +104,7 @@ TEST(LatencyHistogram, PercentilesWithinRelativeError) {
   for (double p : {1.0, 10.0, 50.0, 90.0, 99.0, 99.9, 99.99}) {
     const size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * values.size()));
     const uint64_t truth = values[rank - 1];
-    EXPECT_THAT(h.ValueAtPercentile(p), AllOf(Ge(truth), Le(truth + truth / 64)))
-        << "p" << p;
+    EXPECT_THAT(h.ValueAtPercentile(p), AllOf(Ge(truth), Le(truth + truth / 64))) << "p" << p;
   }
 }
 

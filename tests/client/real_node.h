@@ -137,8 +137,8 @@ struct TwoNodeRing {
 };
 
 // Starts b, then a, on ports picked free, with `--node_id` and a shared ring file under
-// TempDir named after `name`; `extra_flags` go to both. Retries with new ports when a node
-// cannot start (a picked port was taken meanwhile).
+// TempDir named after `name` and this process; `extra_flags` go to both. Retries with new ports
+// when a node cannot start (a picked port was taken meanwhile).
 inline absl::StatusOr<TwoNodeRing> StartTwoNodeRing(const std::string& name,
                                                     std::vector<std::string> extra_flags = {}) {
   absl::Status last = absl::UnknownError("not started");
@@ -155,8 +155,9 @@ inline absl::StatusOr<TwoNodeRing> StartTwoNodeRing(const std::string& name,
         {"a", 1, absl::StrCat("127.0.0.1:", ports[0]), absl::StrCat("127.0.0.1:", ports[1])},
         {"b", 1, absl::StrCat("127.0.0.1:", ports[2]), absl::StrCat("127.0.0.1:", ports[3])},
     };
+    // The pid keeps concurrent runs of one test (several build trees) apart.
     const std::string ring_file =
-        absl::StrCat(::testing::TempDir(), "/", name, "_ring.textproto");
+        absl::StrCat(::testing::TempDir(), "/", name, "_", ::getpid(), "_ring.textproto");
     {
       std::ofstream out(ring_file);
       out << "partition_count: " << ring.partition_count << "\n";
