@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdio>
 #include <iostream>
 
@@ -51,6 +53,14 @@ ABSL_FLAG(uint32_t, max_producers_per_topic, kDefaults.max_producers_per_topic,
 ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000, "how long SIGTERM waits for streams to flush");
 
 namespace {
+
+// Written by the SIGTERM/SIGINT handler (one byte: the signal number), read by main.
+int g_stop_pipe[2] = {-1, -1};
+
+void OnStopSignal(int signal_number) {
+  const auto byte = static_cast<unsigned char>(signal_number);
+  [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
+}
 
 // NOTE: Debian's abseil keeps IsSpecifiedOnCommandLine() private, so "given" means "differs
 // from its default": a flag set to its default value does not override the config file.
@@ -121,12 +131,17 @@ int main(int argc, char** argv) {
   }
   options = ApplyFlags(std::move(options));
 
-  // Signals are taken by sigwait on this thread; every thread started later inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // NOTE: a handler rather than a blocked mask and sigwait: a thread that a library starts
+  // before main (or with its own mask) could otherwise take SIGTERM with the default action.
+  if (pipe(g_stop_pipe) != 0) {
+    std::perror("ringcast-node: pipe");
+    return 1;
+  }
+  struct sigaction on_stop = {};
+  on_stop.sa_handler = OnStopSignal;
+  sigemptyset(&on_stop.sa_mask);
+  sigaction(SIGTERM, &on_stop, nullptr);
+  sigaction(SIGINT, &on_stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::unique_ptr<ringcast::node::Node>> node =
@@ -139,8 +154,9 @@ int main(int argc, char** argv) {
               (*node)->http_address().c_str(), (*node)->grpc_address().c_str(), getpid());
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
+  unsigned char received = 0;
+  while (read(g_stop_pipe[0], &received, 1) < 0 && errno == EINTR) {
+  }
   std::fprintf(stderr, "ringcast-node: signal %d, shutting down\n", received);
   (*node)->Shutdown();
   return 0;
