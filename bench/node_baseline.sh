@@ -15,7 +15,8 @@
 # IDLE_TOPICS (100), FANOUT_CONNECTIONS (5000), RATES ("50 100 200 500 1000 2000"), REPEATS (3),
 # PUBLISH_S (10), LOAD_S (12), SOURCE_ADDRESSES (127.0.0.2-5), PER_PROCESS (5000 connections per
 # ringcast-load process), FANOUT_LIMIT (path to a built ../shared/tools/fanout_limit.cpp: when
-# set, its `5000 200 1` figure is printed too), KEEP (1 = keep the work directory).
+# set, its `5000 200 1` figure is printed too), KEEP (1 = keep the work directory). An empty
+# IDLE_COUNTS or RATES skips (a) or (b).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,10 +27,10 @@ CLI_BIN="$BUILD_DIR/cli/ringcast"
 LOAD_BIN="$BUILD_DIR/bench/ringcast-load"
 NODE_CPU=${NODE_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-IDLE_COUNTS=${IDLE_COUNTS:-"1000 10000"}
+IDLE_COUNTS=${IDLE_COUNTS-"1000 10000"}
 IDLE_TOPICS=${IDLE_TOPICS:-100}
 FANOUT_CONNECTIONS=${FANOUT_CONNECTIONS:-5000}
-RATES=${RATES:-"50 100 200 500 1000 2000"}
+RATES=${RATES-"50 100 200 500 1000 2000"}
 REPEATS=${REPEATS:-3}
 PUBLISH_S=${PUBLISH_S:-10}
 LOAD_S=${LOAD_S:-12}
@@ -83,6 +84,15 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Busy ticks of CPU N (user, nice, system, irq, softirq), whoever ran there.
 core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
+# node_metric SERIES — the value of one series (name{labels}) from the node's /metrics, read
+# with bash's /dev/tcp so that no HTTP client is needed; "?" when it cannot be read.
+node_metric() {
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"
+    printf "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" "$0" >&3
+    cat <&3' "${NODE_HTTP%:*}" "${NODE_HTTP##*:}" > "$WORK/metrics.txt" 2>/dev/null || true
+  awk -v m="$1" '$1 == m {v = $2} END {print (v == "") ? "?" : v + 0}' "$WORK/metrics.txt"
+}
+
 # start_node — a fresh node on ports 0; sets NODE_PID, NODE_HTTP, NODE_GRPC.
 start_node() {
   local out="$WORK/node.out"
@@ -132,51 +142,56 @@ wait_connected() {
   local name i
   for name in "$@"; do
     for i in $(seq 600); do
-      grep -q 'connected open=' "$WORK/$name.err" && break
+      grep -qs 'connected open=' "$WORK/$name.err" && break
       sleep 0.1
     done
-    grep -q 'connected open=' "$WORK/$name.err" || { log "$name did not connect"; exit 1; }
+    grep -qs 'connected open=' "$WORK/$name.err" || { log "$name did not connect"; exit 1; }
   done
 }
 
 # ---- (a) idle memory per connection -------------------------------------------------------
 idle_rows=()
 for count in $IDLE_COUNTS; do
-  start_node
-  sleep 0.5
-  before=$(rss_kib "$NODE_PID")
-  names=()
-  left=$count
-  part=0
-  while (( left > 0 )); do
-    n=$(( left < PER_PROCESS ? left : PER_PROCESS ))
-    start_load "idle-$count-$part" "$n" "$IDLE_TOPICS" 120
-    names+=("idle-$count-$part:$LOAD_PID")
-    left=$(( left - n ))
-    part=$(( part + 1 ))
+  befores=(); afters=(); pers=(); opens=()
+  for rep in $(seq "$REPEATS"); do
+    start_node
+    sleep 0.5
+    before=$(rss_kib "$NODE_PID")
+    names=()
+    left=$count
+    part=0
+    while (( left > 0 )); do
+      n=$(( left < PER_PROCESS ? left : PER_PROCESS ))
+      start_load "idle-$count-$rep-$part" "$n" "$IDLE_TOPICS" 120
+      names+=("idle-$count-$rep-$part:$LOAD_PID")
+      left=$(( left - n ))
+      part=$(( part + 1 ))
+    done
+    wait_connected "${names[@]%%:*}"
+    sleep 1
+    after=$(rss_kib "$NODE_PID")
+    open=0
+    for entry in "${names[@]}"; do
+      kill -TERM "${entry##*:}" 2>/dev/null || true
+      wait "${entry##*:}" 2>/dev/null || true
+      open=$(( open + $(json_field connections_open "$WORK/${entry%%:*}.json") ))
+    done
+    stop_node
+    per=$(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN {printf "%.2f", (a - b) / n}')
+    log "idle $count #$rep: RSS $before -> $after KiB, $per KiB per connection (open=$open)"
+    befores+=("$before"); afters+=("$after"); pers+=("$per"); opens+=("$open")
   done
-  wait_connected "${names[@]%%:*}"
-  sleep 1
-  after=$(rss_kib "$NODE_PID")
-  open=0
-  failed=0
-  for entry in "${names[@]}"; do
-    kill -TERM "${entry##*:}" 2>/dev/null || true
-    wait "${entry##*:}" 2>/dev/null || true
-    open=$(( open + $(json_field connections_open "$WORK/${entry%%:*}.json") ))
-    failed=$(( failed + $(json_field connections_failed "$WORK/${entry%%:*}.json") ))
-  done
-  stop_node
-  per=$(awk -v a="$after" -v b="$before" -v n="$count" 'BEGIN {printf "%.2f", (a - b) / n}')
-  log "idle $count: RSS $before -> $after KiB, $per KiB per connection (open=$open failed=$failed)"
-  idle_rows+=("| $count | $IDLE_TOPICS | ${#names[@]} | $open | $before | $after | $per |")
+  row="| $count | $IDLE_TOPICS | ${#names[@]} | $(median_range "${opens[@]}")"
+  row+=" | $(median_range "${befores[@]}") | $(median_range "${afters[@]}")"
+  row+=" | $(median_range "${pers[@]}") |"
+  idle_rows+=("$row")
 done
 
 # ---- (b) fan-out to one topic ---------------------------------------------------------------
 fanout_rows=()
 for rate in $RATES; do
   delivered=(); window=(); gaps=(); dups=(); p50=(); p99=(); cpu=(); us=(); accepted=()
-  others=(); load_cpu=()
+  others=(); load_cpu=(); cut=()
   for rep in $(seq "$REPEATS"); do
     start_node
     name="fanout-$rate-$rep"
@@ -190,6 +205,7 @@ for rate in $RATES; do
     t1=$(cpu_ticks "$NODE_PID"); c1=$(core_ticks "$NODE_CPU"); w1=$(date +%s.%N)
     wait "$load_pid" 2>/dev/null || true
     t2=$(cpu_ticks "$NODE_PID")
+    cut+=("$(node_metric 'ringcast_streams_closed_total{cause="slow_consumer"}')")
     json="$WORK/$name.json"
     stop_node
     events=$(json_field events "$json")
@@ -209,14 +225,15 @@ for rate in $RATES; do
     us+=("$(awk -v t="$((t2 - t0))" -v hz="$CLK_TCK" -v e="$events" \
       'BEGIN {printf "%.2f", (e > 0) ? t / hz / e * 1e6 : 0}')")
     log "rate $rate #$rep: $(cat "$json") published=${accepted[-1]} node_cpu=${cpu[-1]}%" \
-      "others_on_node_cpu=${others[-1]}%"
+      "others_on_node_cpu=${others[-1]}% slow_consumer_cuts=${cut[-1]}"
   done
   row="| $rate | $(median_range "${accepted[@]}") | $((rate * FANOUT_CONNECTIONS))"
   row+=" | $(median_range "${delivered[@]}") | $(median_range "${window[@]}")"
   row+=" | $(median_range "${gaps[@]}") | $(median_range "${dups[@]}")"
   row+=" | $(median_range "${p50[@]}") | $(median_range "${p99[@]}")"
   row+=" | $(median_range "${cpu[@]}") | $(median_range "${us[@]}")"
-  row+=" | $(median_range "${others[@]}") | $(median_range "${load_cpu[@]}") |"
+  row+=" | $(median_range "${cut[@]}") | $(median_range "${others[@]}")"
+  row+=" | $(median_range "${load_cpu[@]}") |"
   fanout_rows+=("$row")
 done
 
@@ -225,30 +242,35 @@ echo "## ringcast-node baseline ($(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(npr
 echo
 echo "One node, --worker_threads=1, pinned to CPU $NODE_CPU; ringcast-load pinned to CPU $LOAD_CPU."
 echo
-echo "### (a) idle memory per connection (node VmRSS)"
-echo
-echo -n "| subscribers | topics | load processes | open | RSS before (KiB) | RSS connected (KiB)"
-echo " | KiB per connection |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
-printf '%s\n' "${idle_rows[@]}"
-echo
-echo -n "### (b) $FANOUT_CONNECTIONS subscribers on one topic; publish for ${PUBLISH_S} s,"
-echo " load runs ${LOAD_S} s"
-echo
-echo "Medians of $REPEATS runs (min–max). delivered/s = events / elapsed of the load tool"
-echo "(connect time and idle tail included); in window = events / (last event - first event)."
-echo "Node CPU % over the publish window; node µs per delivery = node CPU (publish start to load"
-echo "end) / events delivered; others % = what else ran on the node's CPU in the publish window"
-echo "(should be ~0: other work there makes the run unreliable); load CPU % = ringcast-load's"
-echo "user+system time / its elapsed time."
-echo
-echo -n "| rate (ev/s) | published | offered deliveries/s | delivered/s | delivered/s in window"
-echo -n " | gaps | duplicates | p50 µs | p99 µs | node CPU % | node µs per delivery"
-echo " | others on node CPU % | load CPU % |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-printf '%s\n' "${fanout_rows[@]}"
-if [[ -n "${FANOUT_LIMIT:-}" && -x "${FANOUT_LIMIT}" ]]; then
+if (( ${#idle_rows[@]} > 0 )); then
+  echo "### (a) idle memory per connection (node VmRSS), medians of $REPEATS runs (min–max)"
   echo
+  echo -n "| subscribers | topics | load processes | open | RSS before (KiB) | RSS connected (KiB)"
+  echo " | KiB per connection |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${idle_rows[@]}"
+  echo
+fi
+if (( ${#fanout_rows[@]} > 0 )); then
+  echo -n "### (b) $FANOUT_CONNECTIONS subscribers on one topic; publish for ${PUBLISH_S} s,"
+  echo " load runs ${LOAD_S} s"
+  echo
+  echo "Medians of $REPEATS runs (min–max). delivered/s = events / elapsed of the load tool"
+  echo "(connect time and idle tail included); in window = events / (last event - first event)."
+  echo "Node CPU % over the publish window; node µs per delivery = node CPU (publish start to load"
+  echo "end) / events delivered; others % = what else ran on the node's CPU in the publish window"
+  echo "(should be ~0: other work there makes the run unreliable); load CPU % = ringcast-load's"
+  echo "user+system time / its elapsed time; cut = streams the node closed as slow consumers"
+  echo "(ringcast_streams_closed_total{cause=\"slow_consumer\"})."
+  echo
+  echo -n "| rate (ev/s) | published | offered deliveries/s | delivered/s | delivered/s in window"
+  echo -n " | gaps | duplicates | p50 µs | p99 µs | node CPU % | node µs per delivery"
+  echo " | cut | others on node CPU % | load CPU % |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${fanout_rows[@]}"
+  echo
+fi
+if [[ -n "${FANOUT_LIMIT:-}" && -x "${FANOUT_LIMIT}" ]]; then
   echo "### floor: fanout_limit 5000 200 1 (one write() per event per connection)"
   echo
   echo '```'
