@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "cli/format.h"
+#include "sse/event.h"
 #include "client/publisher_client.h"
 #include "client/status.h"
 
@@ -166,7 +167,7 @@ absl::Status ValidatePublishCommand(const PublishCommandOptions& options) {
 
 std::string GeneratedEventData(uint64_t seq, absl::Time sent, std::string_view text) {
   std::string data = absl::StrCat("{\"seq\":", seq, ",\"sent_us\":", absl::ToUnixMicros(sent));
-  if (!text.empty()) absl::StrAppend(&data, ",\"text\":", JsonQuote(text));
+  if (!text.empty()) absl::StrAppend(&data, ",\"text\":", sse::JsonQuote(text));
   data += "}";
   return data;
 }

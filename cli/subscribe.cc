@@ -27,6 +27,7 @@
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "cli/format.h"
+#include "sse/event.h"
 
 namespace ringcast::cli {
 namespace {
@@ -210,13 +211,8 @@ class Subscriber {
     };
     std::array<char, 16 * 1024> chunk;
     while (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      stream.expires_after(absl::ToChronoMilliseconds(options_.idle_timeout));
-      beast::error_code ec = RunOp(
-          [&](auto handler) { http::async_read_some(stream, buffer, parser, std::move(handler)); });
-      if (ec == http::error::need_buffer) ec = {};
-      const size_t n = chunk.size() - parser.get().body().size;
+      beast::error_code ec;
+      const size_t n = ReadBodyPiece(stream, buffer, parser, chunk.data(), chunk.size(), &ec);
       events.Feed(std::string_view(chunk.data(), n), on_event);
       if (events.retry_ms().has_value()) server_retry_ = absl::Milliseconds(*events.retry_ms());
       if (!events.last_event_id().empty()) id_seen = true;
@@ -235,18 +231,28 @@ class Subscriber {
     return Outcome::kRetry;
   }
 
+  // Reads the next piece of a body into data[0..size), within the idle timeout; returns the
+  // bytes read. `*ec` is the read's error (a full buffer is not one).
+  size_t ReadBodyPiece(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                       http::response_parser<http::buffer_body>& parser, char* data, size_t size,
+                       beast::error_code* ec) {
+    parser.get().body().data = data;
+    parser.get().body().size = size;
+    stream.expires_after(absl::ToChronoMilliseconds(options_.idle_timeout));
+    *ec = RunOp(
+        [&](auto handler) { http::async_read_some(stream, buffer, parser, std::move(handler)); });
+    if (*ec == http::error::need_buffer) *ec = {};
+    return size - parser.get().body().size;
+  }
+
   // Reads up to kMaxErrorBodyBytes of a (non-stream) body.
   void ReadBody(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                 http::response_parser<http::buffer_body>& parser, std::string* body) {
     std::array<char, 4096> chunk;
     while (!parser.is_done() && body->size() < kMaxErrorBodyBytes) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
-      stream.expires_after(absl::ToChronoMilliseconds(options_.idle_timeout));
-      beast::error_code ec = RunOp(
-          [&](auto handler) { http::async_read_some(stream, buffer, parser, std::move(handler)); });
-      if (ec == http::error::need_buffer) ec = {};
-      body->append(chunk.data(), chunk.size() - parser.get().body().size);
+      beast::error_code ec;
+      body->append(chunk.data(),
+                   ReadBodyPiece(stream, buffer, parser, chunk.data(), chunk.size(), &ec));
       if (ec) return;
     }
   }
@@ -381,8 +387,8 @@ absl::StatusOr<HttpUrl> EventsUrl(const HttpUrl& base, std::string_view topic) {
 
 std::string FormatEvent(const sse::ParsedEvent& event, std::string_view id, OutputFormat format) {
   if (format == OutputFormat::kJson) {
-    return absl::StrCat("{\"id\":", JsonQuote(id), ",\"type\":", JsonQuote(event.type),
-                        ",\"data\":", JsonQuote(event.data), "}");
+    return absl::StrCat("{\"id\":", sse::JsonQuote(id), ",\"type\":", sse::JsonQuote(event.type),
+                        ",\"data\":", sse::JsonQuote(event.data), "}");
   }
   return absl::StrCat(id.empty() ? "-" : std::string(id), " ", EscapeLine(event.type), " ",
                       EscapeLine(event.data));

@@ -192,6 +192,13 @@ std::string EncodeComment(std::string_view text) {
   return out;
 }
 
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  AppendJsonStringBody(text, text.size(), &out);
+  out += '"';
+  return out;
+}
+
 std::string EncodeRetry(uint32_t retry_ms) { return absl::StrCat("retry: ", retry_ms, "\n\n"); }
 
 std::string_view ResetReasonName(ResetReason reason) {

@@ -54,6 +54,10 @@ std::string EncodeEvent(const EventId& id, std::string_view type, std::string_vi
 // `text` is replaced by a space so a comment stays one line.
 std::string EncodeComment(std::string_view text);
 
+// `text` as a JSON string literal, quotes included: quotes, backslashes and control characters
+// escaped, bytes that are not well-formed UTF-8 replaced by U+FFFD (so the result is valid JSON).
+std::string JsonQuote(std::string_view text);
+
 // "retry: <ms>\n\n" — tells the client how long to wait before reconnecting.
 std::string EncodeRetry(uint32_t retry_ms);
 

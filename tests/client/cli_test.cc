@@ -26,12 +26,6 @@ TEST(Format, EscapeLineKeepsOneLine) {
   EXPECT_EQ(EscapeLine("a\nb\\c\r\td\x01 é"), R"(a\nb\\c\r\td\x01 é)");
 }
 
-TEST(Format, JsonQuote) {
-  // Given quotes, a newline and a control byte, expect a JSON string literal, UTF-8 kept.
-  EXPECT_EQ(JsonQuote("say \"hi\"\n\\ \x1f é"), R"("say \"hi\"\n\\ \u001f é")");
-  EXPECT_EQ(JsonQuote(""), R"("")");
-}
-
 TEST(Url, ParsesHttpUrls) {
   // Given base URLs in the forms an operator types, expect host, port and target.
   absl::StatusOr<HttpUrl> plain = ParseHttpUrl("http://127.0.0.1:8080");

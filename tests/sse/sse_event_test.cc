@@ -272,5 +272,12 @@ TEST(IsValidUtf8, RejectsIllFormed) {
   }
 }
 
+TEST(JsonQuote, EscapesQuotesControlsAndRepairsUtf8) {
+  // Given quotes, a newline, a control byte, UTF-8 and a stray byte, expect valid JSON.
+  EXPECT_EQ(JsonQuote("say \"hi\"\n\\ \x1f é"), R"("say \"hi\"\n\\ \u001f é")");
+  EXPECT_EQ(JsonQuote("a\xff"), "\"a\xEF\xBF\xBD\"");
+  EXPECT_EQ(JsonQuote(""), R"("")");
+}
+
 }  // namespace
 }  // namespace ringcast::sse
