@@ -333,9 +333,13 @@ void Worker::Deliver(const std::shared_ptr<Topic>& topic, uint64_t offset,
 void Worker::DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame) {
   auto it = by_topic_.find(topic);
   if (it == by_topic_.end()) return;
-  // Queueing may cut a slow stream, which removes it from this list: walk a copy.
-  std::vector<Subscriber*> targets = it->second;
-  for (Subscriber* subscriber : targets) {
+  // NOTE: queueing may cut this subscriber's stream, which swap-removes it from `peers` (moving
+  // the last entry, already visited, into its slot) and erases `peers` once it is empty (only
+  // possible at index 0). Walking backwards therefore visits everyone once without copying
+  // the list per event.
+  std::vector<Subscriber*>& peers = it->second;
+  for (size_t i = peers.size(); i-- > 0;) {
+    Subscriber* subscriber = peers[i];
     if (offset <= subscriber->last_offset || !subscriber->stream->open()) continue;
     subscriber->last_offset = offset;
     ++frames_sent_;
