@@ -11,10 +11,15 @@
 // one of --source_addresses, round-robin, so more than one source address can go past the
 // ~28k ephemeral ports of one), writes its GET, reads into its own buffer, parses the response
 // head minimally (status, Transfer-Encoding), then feeds the body through sse::ChunkedDecoder and
-// sse::EventStreamParser. Event ids `<epoch>:<offset>` are checked per connection: an offset
-// more than one past the previous is a gap, one not above it a duplicate. Data carrying
-// "sent_us":<unix microseconds> (what `ringcast publish --rate` sends) gives a latency sample,
-// taken against the clock read once per completed read.
+// sse::EventStreamParser (bench/stream_check.h). Each topic's events are checked to be contiguous:
+// by the `"seq":<n>` that ringcast-pubload puts in the data (so nchan and Pushpin are checked the
+// same way), else by ringcast's `<epoch>:<offset>` ids; a jump is a gap, a step back a duplicate.
+// Data carrying "sent_us":<unix microseconds> gives a latency sample, taken against the clock
+// read once per completed read.
+//
+// Replay storm (--storm_after_events=K): once every open connection holds K events, all drop
+// and reconnect at once with Last-Event-ID = the id --storm_back events back, and the tool times
+// until each has received again the newest event it had before; the run ends when all have.
 //
 // Thread safety: a Connection and its Worker's state are touched only by the worker's thread.
 // The counters the main thread polls for progress are single-writer relaxed atomics; the
@@ -31,7 +36,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <charconv>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -59,7 +63,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/latency_histogram.h"
-#include "sse/chunked.h"
+#include "bench/stream_check.h"
 #include "sse/event.h"
 #include "sse/parser.h"
 
@@ -78,6 +82,10 @@ ABSL_FLAG(double, connect_rate, 0, "new connections per second; 0 = as fast as p
 ABSL_FLAG(uint32_t, max_connecting, 1000,
           "connections at most between connect and response head at once");
 ABSL_FLAG(std::string, last_event_id, "", "sent as Last-Event-ID on every connection");
+ABSL_FLAG(uint64_t, storm_after_events, 0,
+          "replay storm: once every open connection has this many events, all reconnect at "
+          "once with the id --storm_back events back as Last-Event-ID; 0 = no storm");
+ABSL_FLAG(uint32_t, storm_back, 400, "how many events back the storm's Last-Event-ID lies");
 ABSL_FLAG(uint32_t, threads, 1, "worker threads, each with its own io_context");
 ABSL_FLAG(uint32_t, read_buffer_bytes, 4096, "per-connection read buffer");
 ABSL_FLAG(double, report_every_s, 0, "print a progress line to stderr this often; 0 = never");
@@ -106,6 +114,8 @@ struct LoadOptions {
   double connect_rate = 0;
   uint32_t max_connecting = 0;
   std::string last_event_id;
+  uint64_t storm_after_events = 0;
+  uint32_t storm_back = 0;
   uint32_t threads = 1;
   uint32_t read_buffer_bytes = 0;
   absl::Duration report_every;
@@ -131,15 +141,20 @@ struct Stats {
   Counter closed;       // ended after streaming (EOF, reset, bad framing)
   Counter finished;     // reached --expect_events, failed, or closed before reaching it
   Counter events;       // dispatched events, resets excluded
-  Counter gaps;         // offset jumps
-  Counter missing;      // offsets skipped by those jumps
-  Counter duplicates;   // offsets not above the previous one
+  Counter gaps;         // position jumps
+  Counter missing;      // positions skipped by those jumps
+  Counter duplicates;   // positions not past the previous one
   Counter resets;       // ringcast.reset events
-  Counter bad_ids;      // ids that are not <epoch>:<offset>
+  Counter unpositioned; // events with neither a data "seq" nor a ringcast id
   Counter epoch_changes;
   Counter bytes;  // bytes read, heads included
+  Counter storm_ready;      // open connections holding --storm_after_events events
+  Counter storm_started;    // connections that reconnected in the storm
+  Counter storm_caught_up;  // ... and have received again their last event from before it
+  Counter storm_failed;     // ... and failed or closed before catching up
 
   LatencyHistogram latency_us;
+  LatencyHistogram storm_catch_up_us;  // storm start -> a connection caught up
   std::map<std::string, uint64_t> failure_reasons;
   int64_t first_event_us = 0;  // 0 = none yet
   int64_t last_event_us = 0;
@@ -147,24 +162,10 @@ struct Stats {
 
 std::string ErrorText(const error_code& ec) { return ec.message(); }
 
-// Finds `"sent_us":<digits>` in `data`.
-std::optional<int64_t> SentMicros(std::string_view data) {
-  static constexpr std::string_view kKey = "\"sent_us\":";
-  const size_t at = data.find(kKey);
-  if (at == std::string_view::npos) return std::nullopt;
-  const char* begin = data.data() + at + kKey.size();
-  const char* end = data.data() + data.size();
-  while (begin < end && *begin == ' ') ++begin;
-  int64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr == begin) return std::nullopt;
-  return value;
-}
-
 class Worker;
 
 // One subscription: connect, request, response head, then the event stream until it ends or
-// the worker stops.
+// the worker stops. In a replay storm it reconnects once, resuming --storm_back events back.
 class Connection {
  public:
   Connection(Worker& worker, uint32_t index);
@@ -172,10 +173,19 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   void Start();
+  // Drops the stream and reconnects at once, resuming --storm_back events back. Does nothing
+  // unless the connection is streaming and has seen that many events.
+  void StartStorm(int64_t storm_start_us);
 
  private:
   enum class Phase { kConnecting, kHead, kBody, kEnded };
+  // A seen event, kept for the storm's resume point.
+  struct Seen {
+    std::string id;
+    std::optional<EventPosition> position;
+  };
 
+  void Connect(std::string_view last_event_id);
   void OnConnect(const error_code& ec);
   void OnWrite(const error_code& ec);
   void DoRead();
@@ -184,8 +194,11 @@ class Connection {
   bool ParseHead(size_t head_end);
   void ConsumeBody(std::string_view bytes, int64_t now_us);
   void OnEvent(const sse::ParsedEvent& event, int64_t now_us);
+  void Remember(const sse::ParsedEvent& event, const std::optional<EventPosition>& position);
+  void CheckCaughtUp(const std::optional<EventPosition>& position, int64_t now_us);
   void Fail(std::string reason);   // before streaming
   void Close(std::string reason);  // after streaming
+  void EndStorm(bool caught_up);
 
   Worker& worker_;
   const uint32_t index_;
@@ -194,11 +207,15 @@ class Connection {
   std::string request_;  // freed once written
   std::string head_;     // freed once parsed
   std::unique_ptr<char[]> buffer_;
-  bool chunked_ = false;
-  sse::ChunkedDecoder decoder_;
-  sse::EventStreamParser parser_;
-  std::optional<sse::EventId> last_id_;
+  std::optional<SseBodyReader> reader_;  // from the response head on
+  SequenceTracker tracker_;
   uint64_t events_ = 0;
+  // Storm state: the last --storm_back + 1 events (a ring; only with --storm_after_events).
+  std::vector<Seen> seen_;
+  size_t seen_next_ = 0;
+  bool in_storm_ = false;  // reconnected by the storm, not caught up yet
+  std::optional<EventPosition> storm_target_;
+  int64_t storm_start_us_ = 0;
 };
 
 class Worker {
@@ -222,7 +239,11 @@ class Worker {
   const LoadOptions& options() const { return options_; }
   asio::io_context& io() { return io_; }
   Stats& stats() { return stats_; }
-  std::string& body_scratch() { return body_scratch_; }
+
+  // Every connection reconnects at once (see Connection::StartStorm).
+  void StartStorm(int64_t storm_start_us) {
+    for (auto& connection : connections_) connection->StartStorm(storm_start_us);
+  }
 
   // A connection left the connecting state (streaming, or failed): room for another. Launch
   // runs later, not inside the caller, so failures at Start() cannot recurse.
@@ -274,15 +295,17 @@ class Worker {
   uint32_t connecting_ = 0;
   absl::Time start_;
   std::vector<std::unique_ptr<Connection>> connections_;
-  std::string body_scratch_;  // decoded body bytes of the current read, shared by connections
   Stats stats_;
 };
 
 Connection::Connection(Worker& worker, uint32_t index)
     : worker_(worker), index_(index), socket_(worker.io()) {}
 
-void Connection::Start() {
+void Connection::Start() { Connect(worker_.options().last_event_id); }
+
+void Connection::Connect(std::string_view last_event_id) {
   const LoadOptions& o = worker_.options();
+  phase_ = Phase::kConnecting;
   error_code ec;
   socket_.open(o.server.protocol(), ec);
   if (ec) return Fail("socket: " + ErrorText(ec));
@@ -299,14 +322,29 @@ void Connection::Start() {
   request_ = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", o.host_header,
                           "\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n"
                           "User-Agent: ringcast-load\r\n");
-  if (!o.last_event_id.empty())
-    absl::StrAppend(&request_, "Last-Event-ID: ", o.last_event_id, "\r\n");
+  if (!last_event_id.empty()) absl::StrAppend(&request_, "Last-Event-ID: ", std::string(last_event_id), "\r\n");
   request_ += "\r\n";
-  if (!o.last_event_id.empty()) {
-    absl::StatusOr<sse::EventId> resume = sse::ParseEventId(o.last_event_id);
-    if (resume.ok()) last_id_ = *resume;
-  }
   socket_.async_connect(o.server, [this](const error_code& e) { OnConnect(e); });
+}
+
+void Connection::StartStorm(int64_t storm_start_us) {
+  const size_t back = worker_.options().storm_back;
+  if (phase_ != Phase::kBody || events_ <= back || seen_.size() != back + 1) return;
+  // seen_next_ is the oldest of the last back + 1 events: resume after it, catch up to the newest.
+  const Seen& resume = seen_[seen_next_];
+  const Seen& newest = seen_[(seen_next_ + back) % seen_.size()];
+  if (!resume.position.has_value() || !newest.position.has_value()) return;
+  worker_.stats().storm_started.Add();
+  in_storm_ = true;
+  storm_start_us_ = storm_start_us;
+  storm_target_ = newest.position;
+  tracker_.ResumeAfter(*resume.position);
+  const std::string resume_id = resume.id;
+  std::vector<Seen>().swap(seen_);
+  error_code ignored;
+  socket_.close(ignored);  // the pending read completes with operation_aborted
+  reader_.reset();
+  Connect(resume_id);
 }
 
 void Connection::OnConnect(const error_code& ec) {
@@ -321,7 +359,7 @@ void Connection::OnConnect(const error_code& ec) {
 void Connection::OnWrite(const error_code& ec) {
   if (ec) return Fail("write request: " + ErrorText(ec));
   std::string().swap(request_);
-  buffer_ = std::make_unique<char[]>(worker_.options().read_buffer_bytes);
+  if (!buffer_) buffer_ = std::make_unique<char[]>(worker_.options().read_buffer_bytes);
   DoRead();
 }
 
@@ -374,15 +412,18 @@ bool Connection::ParseHead(size_t head_end) {
     Fail(absl::StrCat("http ", status));
     return false;
   }
+  bool chunked = false;
   for (size_t i = 1; i < lines.size(); ++i) {
     const size_t colon = lines[i].find(':');
     if (colon == absl::string_view::npos) continue;
     const absl::string_view name = absl::StripAsciiWhitespace(lines[i].substr(0, colon));
     if (!absl::EqualsIgnoreCase(name, "transfer-encoding")) continue;
     const std::string value = absl::AsciiStrToLower(lines[i].substr(colon + 1));
-    if (value.find("chunked") != std::string::npos) chunked_ = true;
+    if (value.find("chunked") != std::string::npos) chunked = true;
   }
+  reader_.emplace(chunked);
   phase_ = Phase::kBody;
+  if (in_storm_) return true;  // a storm reconnect: counted by storm_started already
   worker_.stats().established.Add();
   worker_.OnConnectingDone();
   return true;
@@ -390,52 +431,71 @@ bool Connection::ParseHead(size_t head_end) {
 
 void Connection::ConsumeBody(std::string_view bytes, int64_t now_us) {
   if (bytes.empty()) return;
-  const auto on_event = [this, now_us](const sse::ParsedEvent& event) { OnEvent(event, now_us); };
-  if (!chunked_) {
-    // A body without chunking (HTTP/1.0-style servers) runs until the connection closes.
-    parser_.Feed(bytes, on_event);
-    return;
-  }
-  std::string& body = worker_.body_scratch();
-  body.clear();
-  if (absl::Status s = decoder_.Feed(bytes, &body); !s.ok()) {
-    return Close(std::string(s.message()));
-  }
-  parser_.Feed(body, on_event);
-  if (decoder_.done()) Close("server ended the stream");
+  absl::Status status =
+      reader_->Feed(bytes, [this, now_us](const sse::ParsedEvent& e) { OnEvent(e, now_us); });
+  if (!status.ok()) return Close(std::string(status.message()));
+  if (reader_->ended()) Close("server ended the stream");
 }
 
 void Connection::OnEvent(const sse::ParsedEvent& event, int64_t now_us) {
   Stats& stats = worker_.stats();
   if (event.type == sse::kResetEventType) {
     stats.resets.Add();
-    last_id_.reset();  // the stream continues from wherever the server says
+    tracker_.Clear();  // the stream continues from wherever the server says
     return;
   }
   stats.events.Add();
   if (stats.first_event_us == 0) stats.first_event_us = now_us;
   stats.last_event_us = now_us;
-  if (++events_ == worker_.options().expect_events) stats.finished.Add();
-  if (event.has_id) {
-    absl::StatusOr<sse::EventId> id = sse::ParseEventId(event.id);
-    if (!id.ok()) {
-      stats.bad_ids.Add();
-    } else if (!last_id_.has_value() || last_id_->epoch != id->epoch) {
-      if (last_id_.has_value()) stats.epoch_changes.Add();
-      last_id_ = *id;
-    } else if (id->offset <= last_id_->offset) {
-      stats.duplicates.Add();
-    } else {
-      if (id->offset > last_id_->offset + 1) {
-        stats.gaps.Add();
-        stats.missing.Add(id->offset - last_id_->offset - 1);
-      }
-      last_id_ = *id;
-    }
+  ++events_;
+  if (events_ == worker_.options().expect_events) stats.finished.Add();
+  if (events_ == worker_.options().storm_after_events) stats.storm_ready.Add();
+  const Observation seen = tracker_.Observe(event);
+  switch (seen.order) {
+    case Order::kGap:
+      stats.gaps.Add();
+      stats.missing.Add(seen.missing);
+      break;
+    case Order::kDuplicate: stats.duplicates.Add(); break;
+    case Order::kNewGeneration: stats.epoch_changes.Add(); break;
+    case Order::kUnpositioned: stats.unpositioned.Add(); break;
+    case Order::kFirst:
+    case Order::kNext: break;
   }
-  if (std::optional<int64_t> sent = SentMicros(event.data); sent.has_value()) {
-    stats.latency_us.Record(now_us > *sent ? static_cast<uint64_t>(now_us - *sent) : 0);
+  if (std::optional<uint64_t> sent = FindUnsignedField(event.data, "sent_us"); sent.has_value()) {
+    const auto now = static_cast<uint64_t>(now_us);
+    stats.latency_us.Record(now > *sent ? now - *sent : 0);
   }
+  if (worker_.options().storm_after_events > 0 && !in_storm_) Remember(event, seen.position);
+  if (in_storm_) CheckCaughtUp(seen.position, now_us);
+}
+
+void Connection::Remember(const sse::ParsedEvent& event,
+                          const std::optional<EventPosition>& position) {
+  const size_t keep = worker_.options().storm_back + 1;
+  Seen entry{.id = event.id, .position = position};
+  if (seen_.size() < keep) {
+    seen_.push_back(std::move(entry));
+    return;
+  }
+  seen_[seen_next_] = std::move(entry);
+  seen_next_ = (seen_next_ + 1) % keep;
+}
+
+void Connection::CheckCaughtUp(const std::optional<EventPosition>& position, int64_t now_us) {
+  if (!position.has_value() || position->topic != storm_target_->topic ||
+      position->generation != storm_target_->generation ||
+      position->value < storm_target_->value) {
+    return;
+  }
+  worker_.stats().storm_catch_up_us.Record(static_cast<uint64_t>(now_us - storm_start_us_));
+  EndStorm(true);
+}
+
+void Connection::EndStorm(bool caught_up) {
+  if (!in_storm_) return;
+  in_storm_ = false;
+  (caught_up ? worker_.stats().storm_caught_up : worker_.stats().storm_failed).Add();
 }
 
 void Connection::Fail(std::string reason) {
@@ -443,11 +503,12 @@ void Connection::Fail(std::string reason) {
   error_code ignored;
   socket_.close(ignored);
   Stats& stats = worker_.stats();
-  stats.failed.Add();
-  stats.finished.Add();
   ++stats.failure_reasons[std::move(reason)];
   std::string().swap(request_);
   std::string().swap(head_);
+  if (in_storm_) return EndStorm(false);
+  stats.failed.Add();
+  stats.finished.Add();
   worker_.OnConnectingDone();
 }
 
@@ -456,11 +517,13 @@ void Connection::Close(std::string reason) {
   error_code ignored;
   socket_.close(ignored);
   buffer_.reset();
+  reader_.reset();
   Stats& stats = worker_.stats();
   stats.closed.Add();
   const uint64_t expect = worker_.options().expect_events;
   if (expect == 0 || events_ < expect) stats.finished.Add();
   ++stats.failure_reasons["closed: " + reason];
+  EndStorm(false);
 }
 
 // --- options ------------------------------------------------------------------------------
@@ -518,6 +581,11 @@ absl::StatusOr<LoadOptions> OptionsFromFlags() {
   if (o.connect_rate < 0) return absl::InvalidArgumentError("--connect_rate must be >= 0");
   o.max_connecting = std::max<uint32_t>(1, absl::GetFlag(FLAGS_max_connecting));
   o.last_event_id = absl::GetFlag(FLAGS_last_event_id);
+  o.storm_after_events = absl::GetFlag(FLAGS_storm_after_events);
+  o.storm_back = absl::GetFlag(FLAGS_storm_back);
+  if (o.storm_after_events > 0 && o.storm_after_events <= o.storm_back) {
+    return absl::InvalidArgumentError("--storm_after_events must exceed --storm_back");
+  }
   o.threads = std::clamp<uint32_t>(absl::GetFlag(FLAGS_threads), 1, 256);
   o.read_buffer_bytes = std::max<uint32_t>(256, absl::GetFlag(FLAGS_read_buffer_bytes));
   const double report_s = absl::GetFlag(FLAGS_report_every_s);
@@ -532,8 +600,9 @@ extern "C" void OnStopSignal(int) { stop_requested = 1; }
 
 struct Totals {
   uint64_t launched = 0, established = 0, failed = 0, closed = 0, finished = 0, events = 0;
-  uint64_t gaps = 0, missing = 0, duplicates = 0, resets = 0, bad_ids = 0, epoch_changes = 0;
-  uint64_t bytes = 0;
+  uint64_t gaps = 0, missing = 0, duplicates = 0, resets = 0, unpositioned = 0;
+  uint64_t epoch_changes = 0, bytes = 0;
+  uint64_t storm_ready = 0, storm_started = 0, storm_caught_up = 0, storm_failed = 0;
 };
 
 Totals Sum(const std::vector<std::unique_ptr<Worker>>& workers) {
@@ -550,11 +619,22 @@ Totals Sum(const std::vector<std::unique_ptr<Worker>>& workers) {
     t.missing += s.missing.Get();
     t.duplicates += s.duplicates.Get();
     t.resets += s.resets.Get();
-    t.bad_ids += s.bad_ids.Get();
+    t.unpositioned += s.unpositioned.Get();
     t.epoch_changes += s.epoch_changes.Get();
     t.bytes += s.bytes.Get();
+    t.storm_ready += s.storm_ready.Get();
+    t.storm_started += s.storm_started.Get();
+    t.storm_caught_up += s.storm_caught_up.Get();
+    t.storm_failed += s.storm_failed.Get();
   }
   return t;
+}
+
+// {"count":..,"p50":..,"p99":..,"p999":..,"max":..}
+std::string SummaryJson(const LatencyHistogram& h) {
+  return absl::StrFormat(R"({"count":%d,"p50":%d,"p99":%d,"p999":%d,"max":%d})", h.count(),
+                         h.ValueAtPercentile(50), h.ValueAtPercentile(99),
+                         h.ValueAtPercentile(99.9), h.max());
 }
 
 int Run(const LoadOptions& options) {
@@ -573,6 +653,7 @@ int Run(const LoadOptions& options) {
   bool connected_reported = false;
   Totals previous;
   absl::Time previous_at = start;
+  std::optional<absl::Time> storm_at;
   while (stop_requested == 0) {
     absl::SleepFor(absl::Milliseconds(20));
     const absl::Time now = absl::Now();
@@ -597,6 +678,24 @@ int Run(const LoadOptions& options) {
     }
     if (now - start >= options.duration) break;
     if (options.expect_events > 0 && t.finished >= options.connections) break;
+    if (options.storm_after_events > 0) {
+      const uint64_t open = t.established - t.closed;
+      if (!storm_at.has_value() && connected_reported && open > 0 && t.storm_ready >= open) {
+        storm_at = now;
+        absl::FPrintF(stderr, "ringcast-load: storm: %d connections reconnect at once\n", open);
+        const int64_t storm_start_us = absl::ToUnixMicros(now);
+        for (auto& worker : workers) {
+          asio::post(worker->io(), [w = worker.get(), storm_start_us] {
+            w->StartStorm(storm_start_us);
+          });
+        }
+      }
+      // The storm is over when every connection it reconnected caught up or failed.
+      if (storm_at.has_value() && now - *storm_at > absl::Milliseconds(100) &&
+          t.storm_caught_up + t.storm_failed >= t.storm_started) {
+        break;
+      }
+    }
   }
   for (auto& worker : workers) worker->Stop();
   for (std::thread& thread : threads) thread.join();
@@ -604,12 +703,14 @@ int Run(const LoadOptions& options) {
 
   const Totals t = Sum(workers);
   LatencyHistogram latency;
+  LatencyHistogram storm_catch_up;
   std::map<std::string, uint64_t> reasons;
   int64_t first_us = 0;
   int64_t last_us = 0;
   for (const auto& w : workers) {
     const Stats& s = w->stats();
     latency.Merge(s.latency_us);
+    storm_catch_up.Merge(s.storm_catch_up_us);
     for (const auto& [reason, n] : s.failure_reasons) reasons[reason] += n;
     if (s.first_event_us != 0 && (first_us == 0 || s.first_event_us < first_us)) {
       first_us = s.first_event_us;
@@ -630,15 +731,15 @@ int Run(const LoadOptions& options) {
       "{\"connections_open\":%d,\"connections_failed\":%d,\"connections_closed\":%d,"
       "\"events\":%d,\"events_per_s\":%.1f,\"events_window_s\":%.3f,"
       "\"events_per_s_in_window\":%.1f,\"gaps\":%d,\"missing\":%d,\"duplicates\":%d,"
-      "\"resets\":%d,\"bad_ids\":%d,\"epoch_changes\":%d,\"bytes\":%d,"
-      "\"latency_us\":{\"count\":%d,\"p50\":%d,\"p99\":%d,\"p999\":%d,\"max\":%d},"
-      "\"cpu_s\":%.3f,\"elapsed_s\":%.3f}\n",
+      "\"resets\":%d,\"unpositioned\":%d,\"epoch_changes\":%d,\"bytes\":%d,"
+      "\"latency_us\":%s,\"storm\":{\"started\":%d,\"caught_up\":%d,\"failed\":%d,"
+      "\"catch_up_us\":%s},\"cpu_s\":%.3f,\"elapsed_s\":%.3f}\n",
       t.established - t.closed, t.failed, t.closed, t.events,
       elapsed_s > 0 ? static_cast<double>(t.events) / elapsed_s : 0.0, window_s,
       window_s > 0 ? static_cast<double>(t.events) / window_s : 0.0, t.gaps, t.missing,
-      t.duplicates, t.resets, t.bad_ids, t.epoch_changes, t.bytes, latency.count(),
-      latency.ValueAtPercentile(50), latency.ValueAtPercentile(99), latency.ValueAtPercentile(99.9),
-      latency.max(), cpu_s, elapsed_s);
+      t.duplicates, t.resets, t.unpositioned, t.epoch_changes, t.bytes, SummaryJson(latency),
+      t.storm_started, t.storm_caught_up, t.storm_failed, SummaryJson(storm_catch_up), cpu_s,
+      elapsed_s);
   std::fflush(stdout);
   return 0;
 }
