@@ -81,6 +81,9 @@ ABSL_FLAG(std::string, http_format, "raw",
 ABSL_FLAG(int64_t, streams, 1,
           "PublishStreams or HTTP connections, one thread each; topic k goes on k % streams");
 ABSL_FLAG(int64_t, max_in_flight, 256, "gRPC: requests sent and not yet answered, per stream");
+ABSL_FLAG(int64_t, batch, 0,
+          "gRPC: send up to this many due events per PublishBatch call (one call in flight per "
+          "lane) instead of a PublishStream; 0 = PublishStream");
 ABSL_FLAG(int64_t, topics, 1, "event i goes to topic <topic_prefix>(i % topics)");
 ABSL_FLAG(std::string, topic_prefix, "load-", "topic names are <topic_prefix><k>");
 ABSL_FLAG(double, rate, 0, "events per second over all topics; 0 = as fast as possible");
@@ -90,6 +93,9 @@ ABSL_FLAG(double, duration_s, 10,
 ABSL_FLAG(int64_t, events_per_topic, 0, "stop after this many events per topic; 0 = no limit");
 ABSL_FLAG(int64_t, first_seq, 1, "the seq of each topic's first event");
 ABSL_FLAG(int64_t, payload_bytes, 64, "size of each event's data, padded with x (at least)");
+ABSL_FLAG(double, pace_tick_ms, 1,
+          "with --rate: events due within one tick leave together at its start, so a lane "
+          "sleeps once per tick rather than once per event; 0 = exact due times");
 ABSL_FLAG(double, report_every_s, 0, "print a progress line to stderr this often; 0 = never");
 
 namespace ringcast::bench {
@@ -127,12 +133,14 @@ struct PubloadOptions {
   std::optional<HttpTarget> http;  // set in HTTP mode
   uint32_t streams = 1;
   uint32_t max_in_flight = 256;
+  uint32_t batch = 0;  // > 0: PublishBatch calls of up to this many events
   std::vector<std::string> topic_names;  // index k = topic k
   double rate = 0;                       // events/s over all topics; 0 = as fast as possible
   absl::Duration duration;               // InfiniteDuration = no bound
   uint64_t events_per_topic = 0;         // 0 = no limit
   uint64_t first_seq = 1;
   size_t payload_bytes = 64;
+  absl::Duration pace_tick;     // due times are rounded down to multiples of this
   absl::Duration report_every;  // InfiniteDuration = no progress lines
 };
 
@@ -219,6 +227,7 @@ class LaneSchedule {
         rate_(options.rate),
         events_per_topic_(options.events_per_topic),
         first_seq_(options.first_seq),
+        pace_tick_(options.pace_tick),
         start_(start) {
     for (size_t k = lane; k < total_topics_; k += options.streams) {
       topics_.push_back(static_cast<uint32_t>(k));
@@ -234,7 +243,9 @@ class LaneSchedule {
     ScheduledEvent event{.topic = topic, .seq = first_seq_ + round, .due = absl::InfinitePast()};
     if (rate_ > 0) {
       const double index_in_run = static_cast<double>(round * total_topics_ + topic);
-      event.due = start_ + absl::Seconds(index_in_run / rate_);
+      absl::Duration offset = absl::Seconds(index_in_run / rate_);
+      if (pace_tick_ > absl::ZeroDuration()) offset = absl::Floor(offset, pace_tick_);
+      event.due = start_ + offset;
     }
     return event;
   }
@@ -244,6 +255,7 @@ class LaneSchedule {
   const double rate_;
   const uint64_t events_per_topic_;
   const uint64_t first_seq_;
+  const absl::Duration pace_tick_;
   const absl::Time start_;
   std::vector<uint32_t> topics_;  // never empty: --streams <= --topics
   uint64_t next_ = 0;             // events taken so far
@@ -357,13 +369,14 @@ std::shared_ptr<grpc::Channel> OwnConnection(const std::string& target) {
   return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
 }
 
-// One PublishStream to a ringcast node.
+// One PublishStream to a ringcast node, or (--batch) one PublishBatch call at a time.
 class GrpcLane final : public Lane {
  public:
   using Lane::Lane;
 
   void Run() override {
     client::PublisherClient publisher(OwnConnection(options_.grpc_target));
+    if (options_.batch > 0) return SendBatches(publisher);
     client::PublishStreamOptions stream_options{
         .deadline = end_ == absl::InfiniteFuture() ? end_ : end_ + kDrainTimeout,
         .max_in_flight = options_.max_in_flight,
@@ -405,6 +418,41 @@ class GrpcLane final : public Lane {
       }
       ++next_request_id_;
       stats_.RecordSent(sent_us);
+    }
+  }
+
+  // Each call carries the events due by the time the first of them is (at most --batch).
+  void SendBatches(const client::PublisherClient& publisher) {
+    std::optional<ScheduledEvent> next = schedule_.Next();
+    std::vector<client::PublishOptions> batch;
+    while (next.has_value() && WaitUntil(next->due)) {
+      batch.clear();
+      const int64_t sent_us = NowMicros();
+      const absl::Time now = absl::FromUnixMicros(sent_us);
+      while (next.has_value() && next->due <= now && batch.size() < options_.batch) {
+        const std::string& topic = options_.topic_names[next->topic];
+        batch.push_back({.topic = topic,
+                         .data = EventData(topic, next->seq, sent_us, options_.payload_bytes)});
+        next = schedule_.Next();
+      }
+      for (size_t i = 0; i < batch.size(); ++i) stats_.RecordSent(sent_us);
+      absl::StatusOr<std::vector<client::StreamResult>> results =
+          publisher.PublishBatch(batch, end_ == absl::InfiniteFuture() ? end_ : end_ + kDrainTimeout);
+      const int64_t answered_us = NowMicros();
+      if (!results.ok()) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          stats_.RecordRejected(absl::StatusCodeToString(results.status().code()), answered_us);
+        }
+        continue;
+      }
+      for (const client::StreamResult& result : *results) {
+        if (result.result.ok()) {
+          stats_.RecordAccepted(sent_us, answered_us);
+        } else {
+          stats_.RecordRejected(absl::StatusCodeToString(result.result.status().code()),
+                                answered_us);
+        }
+      }
     }
   }
 
@@ -673,6 +721,11 @@ absl::Status CountsFromFlags(PubloadOptions& o) {
 
   o.streams = static_cast<uint32_t>(*streams);
   o.max_in_flight = static_cast<uint32_t>(*in_flight);
+  const int64_t batch = absl::GetFlag(FLAGS_batch);
+  if (batch < 0 || batch > 100000) {
+    return absl::InvalidArgumentError("--batch must be in [0, 100000]");
+  }
+  o.batch = static_cast<uint32_t>(batch);
   o.payload_bytes = static_cast<size_t>(*payload);
   o.events_per_topic = static_cast<uint64_t>(*per_topic);
   o.first_seq = static_cast<uint64_t>(*first_seq);
@@ -683,6 +736,9 @@ absl::Status CountsFromFlags(PubloadOptions& o) {
 
 absl::Status TimingFromFlags(PubloadOptions& o) {
   o.rate = absl::GetFlag(FLAGS_rate);
+  const double pace_tick_ms = absl::GetFlag(FLAGS_pace_tick_ms);
+  if (pace_tick_ms < 0) return absl::InvalidArgumentError("--pace_tick_ms must be >= 0");
+  o.pace_tick = absl::Microseconds(static_cast<int64_t>(pace_tick_ms * 1000));
   if (!std::isfinite(o.rate) || o.rate < 0) {
     return absl::InvalidArgumentError("--rate must be >= 0 (0 = as fast as possible)");
   }

@@ -119,6 +119,34 @@ absl::StatusOr<PublishResult> PublisherClient::Publish(const PublishOptions& opt
   return FromResponse(response);
 }
 
+absl::StatusOr<std::vector<StreamResult>> PublisherClient::PublishBatch(
+    const std::vector<PublishOptions>& events, absl::Time deadline) const {
+  v1::PublishBatchRequest request;
+  request.mutable_events()->Reserve(static_cast<int>(events.size()));
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (options_.validate_requests) {
+      if (absl::Status valid = ValidatePublishOptions(events[i]); !valid.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("events[", i, "]: ", std::string(valid.message())));
+      }
+    }
+    v1::PublishRequest* event = request.add_events();
+    *event = ToRequest(events[i]);
+    event->set_request_id(i + 1);
+  }
+  grpc::ClientContext context;
+  ApplyDeadline(context, deadline);
+  v1::PublishBatchResponse response;
+  grpc::Status status = stub_->PublishBatch(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  std::vector<StreamResult> results;
+  results.reserve(response.results_size());
+  for (const v1::PublishStreamResponse& result : response.results()) {
+    results.push_back(ToStreamResult(result));
+  }
+  return results;
+}
+
 absl::StatusOr<std::unique_ptr<PublishStream>> PublisherClient::OpenStream(
     PublishStreamOptions options) {
   return std::unique_ptr<PublishStream>(

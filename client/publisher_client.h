@@ -168,6 +168,14 @@ class PublisherClient {
   // Publishes one event: the node's answer, or its error as described in status.h.
   absl::StatusOr<PublishResult> Publish(const PublishOptions& options) const;
 
+  // Publishes `events` in one PublishBatch call (at most the node's max_batch_events): one
+  // result per event, in order (request_id = position + 1), or the status of the whole call
+  // (nothing appended, except that a broken connection leaves the outcome unknown). With
+  // validation on, an invalid event fails the call with INVALID_ARGUMENT naming its position,
+  // before anything is sent. `deadline` bounds the whole call.
+  absl::StatusOr<std::vector<StreamResult>> PublishBatch(
+      const std::vector<PublishOptions>& events, absl::Time deadline = absl::InfiniteFuture()) const;
+
   // Opens a PublishStream. Opening does not wait for the node; a node that cannot be reached
   // makes Send return UNAVAILABLE and Finish report why.
   absl::StatusOr<std::unique_ptr<PublishStream>> OpenStream(PublishStreamOptions options = {});

@@ -38,6 +38,8 @@ ABSL_FLAG(uint32_t, header_timeout_ms, 10000, "time for a request head to arrive
 ABSL_FLAG(uint32_t, max_topic_bytes, kDefaults.max_topic_bytes, "topic length, at most 256");
 ABSL_FLAG(uint32_t, max_event_bytes, kDefaults.max_event_bytes,
           "event data bytes; larger gets RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint32_t, max_batch_events, kDefaults.max_batch_events,
+          "events per PublishBatch call; more gets INVALID_ARGUMENT");
 ABSL_FLAG(uint32_t, buffer_max_events, kDefaults.buffer_max_events, "replay events per topic");
 ABSL_FLAG(uint64_t, buffer_max_bytes, kDefaults.buffer_max_bytes, "replay bytes per topic");
 ABSL_FLAG(uint32_t, buffer_max_age_seconds, 3600, "replay age per topic");
@@ -90,6 +92,7 @@ NodeOptions ApplyFlags(NodeOptions o) {
   }
   if (Given(FLAGS_max_topic_bytes)) o.max_topic_bytes = absl::GetFlag(FLAGS_max_topic_bytes);
   if (Given(FLAGS_max_event_bytes)) o.max_event_bytes = absl::GetFlag(FLAGS_max_event_bytes);
+  if (Given(FLAGS_max_batch_events)) o.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
   if (Given(FLAGS_buffer_max_events)) o.buffer_max_events = absl::GetFlag(FLAGS_buffer_max_events);
   if (Given(FLAGS_buffer_max_bytes)) o.buffer_max_bytes = absl::GetFlag(FLAGS_buffer_max_bytes);
   if (Given(FLAGS_buffer_max_age_seconds)) {

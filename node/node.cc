@@ -103,11 +103,13 @@ absl::Status Node::StartServing() {
   int grpc_port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
-  builder.RegisterService(publisher_.get());
+  publisher_server_ = std::make_unique<PublisherServer>(*publisher_);
+  publisher_server_->Register(builder);
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options_.grpc_listen));
   }
+  publisher_server_->Start();
   grpc_address_ = absl::StrCat(options_.grpc_listen.substr(0, options_.grpc_listen.rfind(':')),
                                ":", grpc_port);
 
@@ -149,6 +151,7 @@ void Node::Shutdown() {
   if (grpc_server_ != nullptr) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
+  if (publisher_server_ != nullptr) publisher_server_->Stop();
   for (auto& worker : workers_) worker->Join();
 }
 

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "node/metrics.h"
 #include "node/options.h"
+#include "node/publisher_server.h"
 #include "node/publisher_service.h"
 #include "node/topic.h"
 #include "node/worker.h"
@@ -51,6 +52,8 @@ class Node final : public FanOut {
   std::unique_ptr<RingHolder> ring_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<PublisherService> publisher_;
+  // Declared before the server: its completion queue outlives the server.
+  std::unique_ptr<PublisherServer> publisher_server_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::string http_address_;
   std::string grpc_address_;

@@ -33,6 +33,7 @@ void ApplyLimits(const v1::NodeLimits& limits, NodeOptions& o) {
   if (limits.has_header_timeout_ms()) o.header_timeout = absl::Milliseconds(limits.header_timeout_ms());
   if (limits.has_max_topic_bytes()) o.max_topic_bytes = limits.max_topic_bytes();
   if (limits.has_max_event_bytes()) o.max_event_bytes = limits.max_event_bytes();
+  if (limits.has_max_batch_events()) o.max_batch_events = limits.max_batch_events();
   if (limits.has_buffer_max_events()) o.buffer_max_events = limits.buffer_max_events();
   if (limits.has_buffer_max_bytes()) o.buffer_max_bytes = limits.buffer_max_bytes();
   if (limits.has_buffer_max_age_seconds()) {
@@ -98,6 +99,7 @@ absl::Status Validate(const NodeOptions& o) {
   if (o.max_request_header_bytes < 256) return invalid("max_request_header_bytes must be >= 256");
   if (o.buffer_max_events < 1) return invalid("buffer_max_events must be >= 1");
   if (o.max_event_bytes < 1) return invalid("max_event_bytes must be >= 1");
+  if (o.max_batch_events < 1) return invalid("max_batch_events must be >= 1");
   if (o.heartbeat_interval <= absl::ZeroDuration()) {
     return invalid("heartbeat_interval_ms must be > 0");
   }

@@ -33,6 +33,9 @@ struct NodeOptions {
   size_t max_topic_bytes = 256;
   // Event payload bytes. Larger gets RESOURCE_EXHAUSTED. Bigger events cost memory per buffer.
   size_t max_event_bytes = 64 * 1024;
+  // Events per PublishBatch call. More gets INVALID_ARGUMENT. Larger batches hold the publish
+  // thread longer per call.
+  size_t max_batch_events = 1000;
   // Replay buffer per topic: events, bytes and age; the oldest events go first. More history
   // lets clients resume after longer gaps at the cost of memory.
   size_t buffer_max_events = 1000;

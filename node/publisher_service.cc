@@ -1,14 +1,12 @@
-// publisher_service.cc — Publish and PublishStream (see publisher_service.h and
+// publisher_service.cc — the handling of one publish request (see publisher_service.h and
 // proto/ringcast/v1/publisher.proto for every status code and its details).
 #include "node/publisher_service.h"
-
-#include <deque>
 
 #include <google/protobuf/duration.pb.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/status.h"
 #include "sse/event.h"
 #include "sse/request.h"
 
@@ -49,11 +47,6 @@ bool IsProducerIdByte(char c) {
          std::string_view("._~:@-/").find(c) != std::string_view::npos;
 }
 
-grpc::Status ToGrpc(const v1::RpcStatus& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message(),
-                      status.SerializeAsString());
-}
-
 }  // namespace
 
 PublisherService::PublisherService(const NodeOptions& options, TopicRegistry& topics,
@@ -92,19 +85,22 @@ std::optional<v1::RpcStatus> PublisherService::Validate(const v1::PublishRequest
   return std::nullopt;
 }
 
+std::optional<v1::RpcStatus> PublisherService::Draining() const {
+  if (!draining_.load(std::memory_order_relaxed)) return std::nullopt;
+  v1::RpcStatus status = Error(grpc::StatusCode::UNAVAILABLE, "node is shutting down");
+  v1::RetryInfo retry;
+  retry.set_reason("draining");
+  retry.mutable_retry_delay()->set_seconds(1);
+  status.add_details()->PackFrom(retry);
+  return status;
+}
+
 std::variant<v1::PublishResponse, v1::RpcStatus> PublisherService::Handle(
     const v1::PublishRequest& request) {
   std::variant<v1::PublishResponse, v1::RpcStatus> outcome = [&]()
       -> std::variant<v1::PublishResponse, v1::RpcStatus> {
     if (std::optional<v1::RpcStatus> invalid = Validate(request)) return *invalid;
-    if (draining_.load(std::memory_order_relaxed)) {
-      v1::RpcStatus status = Error(grpc::StatusCode::UNAVAILABLE, "node is shutting down");
-      v1::RetryInfo retry;
-      retry.set_reason("draining");
-      retry.mutable_retry_delay()->set_seconds(1);
-      status.add_details()->PackFrom(retry);
-      return status;
-    }
+    if (std::optional<v1::RpcStatus> draining = Draining()) return *draining;
     const std::shared_ptr<const Ring> ring = ring_.Load();
     const uint32_t partition = ring->PartitionOf(request.topic());
     const Member& owner = ring->OwnerOf(partition);
@@ -159,113 +155,44 @@ std::variant<v1::PublishResponse, v1::RpcStatus> PublisherService::Handle(
   return outcome;
 }
 
-grpc::ServerUnaryReactor* PublisherService::Publish(grpc::CallbackServerContext* context,
-                                                    const v1::PublishRequest* request,
-                                                    v1::PublishResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto outcome = Handle(*request);
-  if (auto* ok = std::get_if<v1::PublishResponse>(&outcome)) {
-    *response = std::move(*ok);
-    reactor->Finish(grpc::Status::OK);
+v1::PublishStreamResponse PublisherService::HandleForStream(const v1::PublishRequest& request) {
+  v1::PublishStreamResponse response;
+  response.set_request_id(request.request_id());
+  auto outcome = Handle(request);
+  if (auto* accepted = std::get_if<v1::PublishResponse>(&outcome)) {
+    *response.mutable_ok() = std::move(*accepted);
   } else {
-    reactor->Finish(ToGrpc(std::get<v1::RpcStatus>(outcome)));
+    *response.mutable_error() = std::move(std::get<v1::RpcStatus>(outcome));
   }
-  return reactor;
+  return response;
 }
 
-namespace {
-
-// One PublishStream: reads requests one after another (so a stream's requests are appended in
-// order), answers each, and keeps at most one write in flight with the rest queued. gRPC's flow
-// control bounds the queue: a reader that stops reading stops our reads too.
-class PublishStreamReactor final
-    : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishStreamResponse> {
- public:
-  explicit PublishStreamReactor(PublisherService& service) : service_(service) {
-    StartRead(&request_);
+std::variant<v1::PublishBatchResponse, v1::RpcStatus> PublisherService::HandleBatch(
+    const v1::PublishBatchRequest& request) {
+  std::optional<v1::RpcStatus> refused = Draining();
+  if (!refused && request.events().empty()) {
+    refused = InvalidField("events", "a batch needs at least one event");
   }
-
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      absl::MutexLock lock(&mu_);
-      reads_done_ = true;
-      MaybeFinish();
-      return;
-    }
-    v1::PublishStreamResponse response;
-    response.set_request_id(request_.request_id());
-    auto outcome = service_.Handle(request_);
-    if (auto* accepted = std::get_if<v1::PublishResponse>(&outcome)) {
-      *response.mutable_ok() = std::move(*accepted);
-    } else {
-      *response.mutable_error() = std::move(std::get<v1::RpcStatus>(outcome));
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      responses_.push_back(std::move(response));
-      if (!writing_) {
-        writing_ = true;
-        StartWrite(&responses_.front());
-      }
-      // Hold reading while many answers wait for the client to read them.
-      if (responses_.size() > kMaxQueuedResponses) {
-        read_paused_ = true;
-        return;
-      }
-    }
-    StartRead(&request_);
+  if (!refused && static_cast<size_t>(request.events_size()) > options_.max_batch_events) {
+    refused = Error(grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("batch has ", request.events_size(),
+                                 " events; max_batch_events is ", options_.max_batch_events));
+    v1::LimitExceeded limit;
+    limit.set_limit("max_batch_events");
+    limit.set_limit_value(options_.max_batch_events);
+    limit.set_actual(request.events_size());
+    refused->add_details()->PackFrom(limit);
   }
-
-  void OnWriteDone(bool ok) override {
-    bool resume_read = false;
-    {
-      absl::MutexLock lock(&mu_);
-      responses_.pop_front();
-      writing_ = false;
-      if (!ok) {
-        // The client is gone; gRPC ends the call, OnDone follows.
-        return;
-      }
-      if (!responses_.empty()) {
-        writing_ = true;
-        StartWrite(&responses_.front());
-      }
-      if (read_paused_ && responses_.size() <= kMaxQueuedResponses / 2) {
-        read_paused_ = false;
-        resume_read = true;
-      }
-      MaybeFinish();
-    }
-    if (resume_read) StartRead(&request_);
+  if (refused) {
+    metrics_.CountPublish(CodeName(static_cast<grpc::StatusCode>(refused->code())));
+    return *std::move(refused);
   }
-
-  void OnDone() override { delete this; }
-
- private:
-  static constexpr size_t kMaxQueuedResponses = 256;
-
-  void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reads_done_ && !writing_ && responses_.empty() && !finished_) {
-      finished_ = true;
-      Finish(grpc::Status::OK);
-    }
+  v1::PublishBatchResponse response;
+  response.mutable_results()->Reserve(request.events_size());
+  for (const v1::PublishRequest& event : request.events()) {
+    *response.add_results() = HandleForStream(event);
   }
-
-  PublisherService& service_;
-  v1::PublishRequest request_;  // only touched between StartRead and OnReadDone
-  absl::Mutex mu_;
-  std::deque<v1::PublishStreamResponse> responses_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-}  // namespace
-
-grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishStreamResponse>*
-PublisherService::PublishStream(grpc::CallbackServerContext* /*context*/) {
-  return new PublishStreamReactor(*this);
+  return response;
 }
 
 }  // namespace ringcast::node

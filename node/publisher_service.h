@@ -1,12 +1,14 @@
-// publisher_service.h — the node's gRPC ringcast.v1.Publisher (callback API): validates each
-// request in the order publisher.proto documents, checks ownership against the node's ring,
-// appends to the topic and answers with the event id or a status with RpcStatus details.
+// publisher_service.h — what the node does with one ringcast.v1.PublishRequest, for Publish and
+// PublishStream alike (PublisherServer serves the RPCs): validates it in the order
+// publisher.proto documents, checks ownership against the node's ring, appends to the topic and
+// answers with the event id or a status with RpcStatus details.
 //
-// Thread safety: reactors run on gRPC's threads; shared state is the thread-safe registry, ring
-// holder and metrics. Nothing blocks inside a reaction.
+// Thread safety: Handle may run on any thread; shared state is the thread-safe registry, ring
+// holder and metrics. Nothing in it blocks.
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <variant>
 
 #include "node/metrics.h"
@@ -14,11 +16,11 @@
 #include "node/topic.h"
 #include "ring/ring_holder.h"
 #include "ringcast/v1/errors.pb.h"
-#include "ringcast/v1/publisher.grpc.pb.h"
+#include "ringcast/v1/publisher.pb.h"
 
 namespace ringcast::node {
 
-class PublisherService final : public v1::Publisher::CallbackService {
+class PublisherService {
  public:
   PublisherService(const NodeOptions& options, TopicRegistry& topics, RingHolder& ring,
                    NodeMetrics& metrics);
@@ -29,14 +31,17 @@ class PublisherService final : public v1::Publisher::CallbackService {
   // One request, as both RPCs handle it: the response, or the error status with details.
   std::variant<v1::PublishResponse, v1::RpcStatus> Handle(const v1::PublishRequest& request);
 
- private:
-  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
-                                    const v1::PublishRequest* request,
-                                    v1::PublishResponse* response) override;
-  grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishStreamResponse>* PublishStream(
-      grpc::CallbackServerContext* context) override;
+  // A PublishBatch: every event handled in order as Handle would, or the error status of the
+  // whole call (empty, too many events, draining) with nothing appended.
+  std::variant<v1::PublishBatchResponse, v1::RpcStatus> HandleBatch(
+      const v1::PublishBatchRequest& request);
 
+  // One request's answer as a PublishStream (and PublishBatch) carries it.
+  v1::PublishStreamResponse HandleForStream(const v1::PublishRequest& request);
+
+ private:
   std::optional<v1::RpcStatus> Validate(const v1::PublishRequest& request) const;
+  std::optional<v1::RpcStatus> Draining() const;
 
   const NodeOptions& options_;
   TopicRegistry& topics_;

@@ -1,5 +1,6 @@
 // node_publish_test.cc — the gRPC Publisher of a real node: offsets under concurrency,
-// producer de-duplication, every documented error status with its details, and PublishStream.
+// producer de-duplication, every documented error status with its details, PublishStream and
+// PublishBatch.
 #include <fstream>
 #include <thread>
 
@@ -157,6 +158,56 @@ TEST_F(NodeTest, PublishStreamAnswersEveryRequestInBand) {
   }
   EXPECT_EQ(errors, 10);
   ExpectNumbered(*subscriber, 1, 100);
+}
+
+// Given a batch of 50 events with an invalid topic every tenth, expect one result per event in
+// order, the valid ones appended in batch order with consecutive offsets, and the bad ones
+// INVALID_ARGUMENT without stopping the rest.
+TEST_F(NodeTest, PublishBatchAnswersEveryEventInOrder) {
+  StartNodeWith({});
+  auto subscriber = Subscribe("b");
+  client::PublisherClient unchecked(node_.grpc_address, {.validate_requests = false});
+  std::vector<client::PublishOptions> batch;
+  for (int i = 1; i <= 45; ++i) {
+    batch.push_back({.topic = "b", .data = std::to_string(i)});
+    if (i % 9 == 0) batch.push_back({.topic = "bad topic", .data = "x"});
+  }
+  absl::StatusOr<std::vector<client::StreamResult>> results = unchecked.PublishBatch(batch);
+  ASSERT_THAT(results, IsOk());
+  ASSERT_EQ(results->size(), 50u);
+  uint64_t next_offset = 1;
+  for (size_t i = 0; i < results->size(); ++i) {
+    const client::StreamResult& r = (*results)[i];
+    EXPECT_EQ(r.request_id, i + 1);
+    if (batch[i].topic == "bad topic") {
+      EXPECT_THAT(r.result, StatusIs(absl::StatusCode::kInvalidArgument));
+      continue;
+    }
+    ASSERT_THAT(r.result, IsOk());
+    EXPECT_EQ(r.result->offset, next_offset++);
+  }
+  ExpectNumbered(*subscriber, 1, 45);
+}
+
+// Given batches that are empty or over --max_batch_events, expect INVALID_ARGUMENT for the
+// whole call (LimitExceeded naming the limit), nothing appended, and a batch at the limit
+// accepted.
+TEST_F(NodeTest, PublishBatchLimits) {
+  StartNodeWith({"--max_batch_events=10"});
+  EXPECT_THAT(publisher_->PublishBatch({}), StatusIs(absl::StatusCode::kInvalidArgument));
+  std::vector<client::PublishOptions> batch(11, client::PublishOptions{.topic = "l", .data = "x"});
+  absl::StatusOr<std::vector<client::StreamResult>> refused = publisher_->PublishBatch(batch);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_batch_events")));
+  ASSERT_TRUE(client::LimitExceededOf(refused.status()).has_value());
+  EXPECT_EQ(client::LimitExceededOf(refused.status())->limit(), "max_batch_events");
+  EXPECT_EQ(client::LimitExceededOf(refused.status())->actual(), 11u);
+  batch.pop_back();
+  absl::StatusOr<std::vector<client::StreamResult>> accepted = publisher_->PublishBatch(batch);
+  ASSERT_THAT(accepted, IsOk());
+  ASSERT_EQ(accepted->size(), 10u);
+  // Offsets 1..10: the refused batch appended nothing.
+  EXPECT_THAT(accepted->back().result, IsOk());
+  EXPECT_EQ(accepted->back().result->offset, 10u);
 }
 
 }  // namespace

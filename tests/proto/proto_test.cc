@@ -39,7 +39,7 @@ std::vector<std::string> MethodNames(const google::protobuf::ServiceDescriptor* 
 TEST(ProtoServices, HaveTheRpcsOfTheDesign) {
   const auto* publisher = ServiceBeside(v1::PublishRequest::descriptor(), "Publisher");
   ASSERT_NE(publisher, nullptr);
-  EXPECT_THAT(MethodNames(publisher), UnorderedElementsAreArray({"Publish", "PublishStream"}));
+  EXPECT_THAT(MethodNames(publisher), UnorderedElementsAreArray({"Publish", "PublishStream", "PublishBatch"}));
   const auto* publish_stream = publisher->FindMethodByName("PublishStream");
   EXPECT_TRUE(publish_stream->client_streaming() && publish_stream->server_streaming());
 
