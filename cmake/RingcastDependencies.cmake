@@ -10,3 +10,15 @@ find_package(benchmark CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_package(prometheus-cpp CONFIG REQUIRED)
+
+# Asio's io_uring backend (liburing-dev) instead of epoll for every Asio user, so that the sends
+# of one event to many connections go to the kernel in one io_uring submission instead of one
+# syscall each (DESIGN.md "Performance architecture"). Every target that includes Asio must use
+# the same backend, so the definitions ride on Boost::headers.
+option(RINGCAST_IO_URING "Asio on io_uring instead of epoll" ON)
+if(RINGCAST_IO_URING)
+  pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+  target_compile_definitions(Boost::headers INTERFACE BOOST_ASIO_HAS_IO_URING
+                                                      BOOST_ASIO_DISABLE_EPOLL)
+  target_link_libraries(Boost::headers INTERFACE PkgConfig::URING)
+endif()

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ring/ring_proto.h"
 #include "sse/event.h"
 #include "sse/request.h"
 
@@ -261,7 +262,7 @@ void Worker::OnRequest(const std::shared_ptr<sse::HttpSession>& session,
   const Member& owner = RingReader(context_.ring).Get().Lookup(target->topic);
   if (owner.id != context_.options.node_id) {
     context_.metrics.CountRedirect();
-    cors.push_back({"Location", absl::StrCat("http://", owner.http_address, std::string(raw_target))});
+    cors.push_back({"Location", absl::StrCat(PublicUrlOf(owner), std::string(raw_target))});
     Respond(session, http::status::temporary_redirect,
             absl::StrCat("topic is owned by node ", owner.id, "\n"), std::move(cors));
     return;

@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #define XXH_INLINE_ALL
@@ -73,6 +74,21 @@ absl::Status ValidateWeight(std::string_view id, int32_t weight) {
   return absl::OkStatus();
 }
 
+// Empty, or an http(s) base URL without a trailing slash, query or fragment (ring.proto).
+absl::Status ValidatePublicUrl(const Member& m) {
+  const std::string& url = m.public_url;
+  if (url.empty()) return absl::OkStatus();
+  const bool scheme_ok = absl::StartsWith(url, "http://") || absl::StartsWith(url, "https://");
+  const size_t host_start = url.find("://") + 3;
+  if (!scheme_ok || url.size() == host_start || url.back() == '/' ||
+      url.find_first_of("?# ") != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "member '", m.id, "' has public_url '", url,
+        "'; it must be http:// or https:// with a host, no trailing slash, query or fragment"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateMember(const Member& m) {
   if (m.id.empty() || m.id.size() > Ring::kMaxIdBytes ||
       !std::all_of(m.id.begin(), m.id.end(), IsIdByte)) {
@@ -80,6 +96,7 @@ absl::Status ValidateMember(const Member& m) {
         "member id '", m.id, "' must not be empty and be at most ", Ring::kMaxIdBytes,
         " bytes of A-Z a-z 0-9 . _ -"));
   }
+  if (absl::Status s = ValidatePublicUrl(m); !s.ok()) return s;
   return ValidateWeight(m.id, m.weight);
 }
 

@@ -35,6 +35,8 @@ struct Member {
   int32_t weight = 1;        // 1..65535; partitions are shared in proportion to it
   std::string http_address;  // host:port of the node's HTTP listener; unique when non-empty
   std::string grpc_address;  // host:port of the node's gRPC listener; unique when non-empty
+  // Base URL for clients (http/https, no trailing slash, no query); "" = "http://" + http_address.
+  std::string public_url;
 
   friend bool operator==(const Member&, const Member&) = default;
 };
