@@ -1,6 +1,7 @@
 // cli.h — the `ringcast` command line: subcommand dispatch, flags (abseil) and help.
 //
-//   ringcast <command> [--flag=value ...]     commands: publish, subscribe
+//   ringcast <command> [--flag=value ...]     commands: publish, subscribe, ring show|add|remove,
+//                                             up
 //   ringcast --help | ringcast <command> --help
 //
 // Flags are global (abseil), so each command lists the flags it reads; a flag of another
@@ -14,7 +15,14 @@
 
 namespace ringcast::cli {
 
-// Runs the command line and returns the process exit code (0 ok, 1 failure or bad usage).
+// Exit codes of every command.
+inline constexpr int kExitOk = 0;       // done
+inline constexpr int kExitFailure = 1;  // the command ran and failed (the reason is on stderr)
+inline constexpr int kExitUsage = 2;    // bad command line (unknown command or flag value, a
+                                        // required flag missing): nothing was done
+
+// Runs the command line and returns the process exit code (above). NOTE: abseil's flag parser
+// itself exits with 1 on an unknown flag or a malformed value.
 int RunCli(int argc, char* argv[]);
 
 // The help text of `command` ("" = the top-level usage). Empty for an unknown command.

@@ -1,9 +1,11 @@
 // publish.cc — `ringcast publish`. Single and stdin modes use unary Publish, one call per event,
 // so ids print in input order and the first error stops the command. Generated mode paces a
-// PublishStream on the caller's thread and counts answers on the stream's reader thread.
+// PublishStream (through a router: one per owner) on the caller's thread and counts the answers.
+// The node and router paths differ only in what publishes (PublishFn, GeneratedStream).
 #include "cli/publish.h"
 
 #include <atomic>
+#include <functional>
 #include <istream>
 #include <memory>
 #include <ostream>
@@ -18,6 +20,7 @@
 #include "cli/format.h"
 #include "sse/event.h"
 #include "client/publisher_client.h"
+#include "client/routing_publisher.h"
 #include "client/status.h"
 
 namespace ringcast::cli {
@@ -32,14 +35,18 @@ client::PublishOptions BaseOptions(const PublishCommandOptions& options) {
   return publish;
 }
 
+// One unary publish: straight to a node, or routed (with retries) by a router's ring.
+using PublishFn =
+    std::function<absl::StatusOr<client::PublishResult>(const client::PublishOptions&)>;
+
 // Unary publish of `data`; prints the id, or the error, and returns the exit code.
-int PublishOne(const client::PublisherClient& publisher, const PublishCommandOptions& options,
-               std::string data, uint64_t sequence, std::ostream& out, std::ostream& err) {
-  client::PublishOptions publish = BaseOptions(options);
-  publish.data = std::move(data);
-  if (!options.producer_id.empty()) publish.sequence = sequence;
-  if (options.timeout > absl::ZeroDuration()) publish.deadline = absl::Now() + options.timeout;
-  absl::StatusOr<client::PublishResult> result = publisher.Publish(publish);
+int PublishOne(const PublishFn& publish, const PublishCommandOptions& options, std::string data,
+               uint64_t sequence, std::ostream& out, std::ostream& err) {
+  client::PublishOptions event = BaseOptions(options);
+  event.data = std::move(data);
+  if (!options.producer_id.empty()) event.sequence = sequence;
+  if (options.timeout > absl::ZeroDuration()) event.deadline = absl::Now() + options.timeout;
+  absl::StatusOr<client::PublishResult> result = publish(event);
   if (!result.ok()) {
     err << "ringcast publish: " << FormatStatus(result.status()) << "\n";
     return 1;
@@ -49,6 +56,24 @@ int PublishOne(const client::PublisherClient& publisher, const PublishCommandOpt
   out << (result->event_id.empty() ? "-" : result->event_id) << "\n" << std::flush;
   if (result->duplicate) {
     err << "ringcast publish: sequence " << sequence << " was already appended (duplicate)\n";
+  }
+  return 0;
+}
+
+// Single mode (--data) or one event per stdin line; the first error stops the command.
+int PublishLines(const PublishFn& publish, const PublishCommandOptions& options, std::istream& in,
+                 std::ostream& out, std::ostream& err) {
+  if (!options.from_stdin) {
+    return PublishOne(publish, options, options.data, options.first_sequence, out, err);
+  }
+  std::string line;
+  uint64_t sequence = options.first_sequence;
+  while (std::getline(in, line)) {
+    // A CRLF-terminated line is one line: its CR would otherwise end a second, empty SSE line.
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (int code = PublishOne(publish, options, line, sequence++, out, err); code != 0) {
+      return code;
+    }
   }
   return 0;
 }
@@ -84,19 +109,49 @@ class SummaryCollector {
   PublishSummary summary_ ABSL_GUARDED_BY(mu_);
 };
 
-int PublishGenerated(client::PublisherClient& publisher, const PublishCommandOptions& options,
-                     std::ostream& out, std::ostream& err) {
-  SummaryCollector collector(err);
+// Where generated mode sends its events: `send` one event (its request id), `finish` once,
+// passing every answer to the collector and returning how the stream(s) ended.
+struct GeneratedStream {
+  std::function<absl::StatusOr<uint64_t>(const client::PublishOptions&)> send;
+  std::function<absl::Status()> finish;
+};
+
+// One PublishStream to the node; answers reach the collector as they arrive.
+absl::StatusOr<GeneratedStream> OpenNodeStream(client::PublisherClient& publisher,
+                                               const PublishCommandOptions& options,
+                                               SummaryCollector& collector) {
   client::PublishStreamOptions stream_options;
   stream_options.max_in_flight = options.max_in_flight;
   stream_options.on_result = [&collector](client::StreamResult result) { collector.Add(result); };
-  absl::StatusOr<std::unique_ptr<client::PublishStream>> stream =
+  absl::StatusOr<std::unique_ptr<client::PublishStream>> opened =
       publisher.OpenStream(std::move(stream_options));
-  if (!stream.ok()) {
-    err << "ringcast publish: " << FormatStatus(stream.status()) << "\n";
-    return 1;
-  }
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<client::PublishStream> stream = *std::move(opened);
+  return GeneratedStream{
+      .send = [stream](const client::PublishOptions& event) { return stream->Send(event); },
+      .finish = [stream]() -> absl::Status {
+        absl::StatusOr<std::vector<client::StreamResult>> finished = stream->Finish();
+        return finished.ok() ? stream->stream_status() : finished.status();
+      }};
+}
 
+// One PublishStream per owner through the routing publisher; answers (after the retries the
+// routing rules allow) reach the collector at the end.
+GeneratedStream OpenRoutedStream(client::RoutingPublisher& publisher,
+                                 const PublishCommandOptions& options,
+                                 SummaryCollector& collector) {
+  std::shared_ptr<client::RoutingStream> stream =
+      publisher.OpenStream({.max_in_flight = options.max_in_flight});
+  return GeneratedStream{
+      .send = [stream](const client::PublishOptions& event) { return stream->Send(event); },
+      .finish = [stream, &collector]() -> absl::Status {
+        for (const client::StreamResult& result : stream->Finish()) collector.Add(result);
+        return absl::OkStatus();
+      }};
+}
+
+int PublishGenerated(const GeneratedStream& stream, SummaryCollector& collector,
+                     const PublishCommandOptions& options, std::ostream& out, std::ostream& err) {
   const absl::Time start = absl::Now();
   const bool timed = options.duration > absl::ZeroDuration();
   bool send_failed = false;
@@ -110,12 +165,12 @@ int PublishGenerated(client::PublisherClient& publisher, const PublishCommandOpt
     } else if (timed && absl::Now() - start >= options.duration) {
       break;
     }
-    client::PublishOptions publish = BaseOptions(options);
-    publish.data = GeneratedEventData(i + 1, absl::Now(), options.data);
-    if (!options.producer_id.empty()) publish.sequence = options.first_sequence + i;
-    absl::StatusOr<uint64_t> id = (*stream)->Send(publish);
+    client::PublishOptions event = BaseOptions(options);
+    event.data = GeneratedEventData(i + 1, absl::Now(), options.data);
+    if (!options.producer_id.empty()) event.sequence = options.first_sequence + i;
+    absl::StatusOr<uint64_t> id = stream.send(event);
     if (!id.ok()) {
-      // The stream ended (Finish says why) or a request was invalid: stop sending either way.
+      // The stream ended (finish says why) or a request was invalid: stop sending either way.
       if (id.status().code() != absl::StatusCode::kUnavailable) {
         err << "ringcast publish: " << FormatStatus(id.status()) << "\n";
       }
@@ -123,17 +178,56 @@ int PublishGenerated(client::PublisherClient& publisher, const PublishCommandOpt
       break;
     }
   }
-  absl::StatusOr<std::vector<client::StreamResult>> finished = (*stream)->Finish();
+  const absl::Status stream_status = stream.finish();
   PublishSummary summary = collector.Take();
   summary.elapsed = absl::Now() - start;
   out << FormatSummary(summary) << "\n" << std::flush;
-
-  const absl::Status stream_status = (*stream)->stream_status();
   if (!stream_status.ok()) {
     err << "ringcast publish: stream ended: " << FormatStatus(stream_status) << "\n";
   }
-  const bool clean = finished.ok() && stream_status.ok() && summary.errors.empty();
+  const bool clean = stream_status.ok() && summary.errors.empty();
   return clean && !send_failed ? 0 : 1;
+}
+
+// The command straight to one node.
+int PublishToNode(const PublishCommandOptions& options, std::istream& in, std::ostream& out,
+                  std::ostream& err) {
+  client::PublisherClient publisher(options.node);
+  if (!IsGeneratedMode(options)) {
+    return PublishLines([&publisher](const client::PublishOptions& event) {
+      return publisher.Publish(event);
+    }, options, in, out, err);
+  }
+  SummaryCollector collector(err);
+  absl::StatusOr<GeneratedStream> stream = OpenNodeStream(publisher, options, collector);
+  if (!stream.ok()) {
+    err << "ringcast publish: " << FormatStatus(stream.status()) << "\n";
+    return 1;
+  }
+  return PublishGenerated(*stream, collector, options, out, err);
+}
+
+// The command through a router's ring.
+int PublishThroughRouter(const PublishCommandOptions& options, std::istream& in,
+                         std::ostream& out, std::ostream& err) {
+  const absl::Time ring_deadline = absl::Now() + (options.timeout > absl::ZeroDuration()
+                                                      ? options.timeout
+                                                      : absl::Seconds(10));
+  absl::StatusOr<std::unique_ptr<client::RoutingPublisher>> publisher =
+      client::RoutingPublisher::Connect(options.router, {}, ring_deadline);
+  if (!publisher.ok()) {
+    err << "ringcast publish: " << FormatStatus(publisher.status()) << "\n";
+    return 1;
+  }
+  client::RoutingPublisher& routing = **publisher;
+  if (!IsGeneratedMode(options)) {
+    return PublishLines([&routing](const client::PublishOptions& event) {
+      return routing.Publish(event);
+    }, options, in, out, err);
+  }
+  SummaryCollector collector(err);
+  return PublishGenerated(OpenRoutedStream(routing, options, collector), collector, options, out,
+                          err);
 }
 
 }  // namespace
@@ -143,7 +237,10 @@ bool IsGeneratedMode(const PublishCommandOptions& options) {
 }
 
 absl::Status ValidatePublishCommand(const PublishCommandOptions& options) {
-  if (options.node.empty()) return absl::InvalidArgumentError("--node is required");
+  if (options.node.empty() == options.router.empty()) {
+    return absl::InvalidArgumentError(
+        "give one of --node (publish to that node) and --router (route by its ring)");
+  }
   if (options.topic.empty()) return absl::InvalidArgumentError("--topic is required");
   if (options.rate < 0) return absl::InvalidArgumentError("--rate must be >= 0");
   if (options.duration < absl::ZeroDuration()) {
@@ -202,21 +299,8 @@ int RunPublish(const PublishCommandOptions& options, std::istream& in, std::ostr
     err << "ringcast publish: " << valid.message() << "\n";
     return 1;
   }
-  client::PublisherClient publisher(options.node);
-  if (IsGeneratedMode(options)) return PublishGenerated(publisher, options, out, err);
-  if (!options.from_stdin) {
-    return PublishOne(publisher, options, options.data, options.first_sequence, out, err);
-  }
-  std::string line;
-  uint64_t sequence = options.first_sequence;
-  while (std::getline(in, line)) {
-    // A CRLF-terminated line is one line: its CR would otherwise end a second, empty SSE line.
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (int code = PublishOne(publisher, options, line, sequence++, out, err); code != 0) {
-      return code;
-    }
-  }
-  return 0;
+  return options.router.empty() ? PublishToNode(options, in, out, err)
+                                : PublishThroughRouter(options, in, out, err);
 }
 
 }  // namespace ringcast::cli

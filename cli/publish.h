@@ -1,7 +1,10 @@
 // publish.h — `ringcast publish`: one event, one event per stdin line, or generated events at a
-// rate over a PublishStream, against one node's gRPC address (no ring routing yet).
+// rate over a PublishStream, either straight to one node's gRPC address (--node) or through a
+// router's ring (--router): the routing publisher (client/routing_publisher.h) follows the
+// router's ring, sends each event to its topic's owner and retries where that is safe (with
+// --producer_id every event is retry-safe).
 //
-// Thread safety: RunPublish runs on the caller's thread (plus the stream's reader thread in
+// Thread safety: RunPublish runs on the caller's thread (plus the streams' reader threads in
 // generated mode); the formatting functions are pure and thread-safe.
 #pragma once
 
@@ -16,9 +19,10 @@
 
 namespace ringcast::cli {
 
-// Filled from the flags (cli.cc); defaults are the flags' defaults.
+// Filled from the flags (cli.cc): --node given = straight to it, else `router` = --router.
 struct PublishCommandOptions {
-  std::string node = "127.0.0.1:9090";  // the node's gRPC host:port
+  std::string node = "127.0.0.1:9090";  // the node's gRPC host:port ("" with a router)
+  std::string router;  // a router's gRPC host:port: route by its ring; "" = straight to `node`
   std::string topic;
   std::string type;         // "" = message
   std::string data;         // single mode: the payload; generated mode: extra text in each payload
@@ -35,13 +39,16 @@ struct PublishCommandOptions {
   std::string producer_id;
   uint64_t first_sequence = 1;
 
-  uint64_t ring_version = 0;                   // 0 = not checked
-  absl::Duration timeout = absl::Seconds(10);  // per unary call; 0 = none
+  uint64_t ring_version = 0;                   // 0 = not checked; ignored with a router
+  // Per unary call (with a router: per event, retries included, and the wait for the ring);
+  // 0 = none.
+  absl::Duration timeout = absl::Seconds(10);
   size_t max_in_flight = 1024;                 // generated mode: unanswered requests
 };
 
-// INVALID_ARGUMENT naming the flag when options cannot work together (no topic, --stdin with
-// generated mode, negative rate, first_sequence 0 with a producer, ...).
+// INVALID_ARGUMENT naming the flag when options cannot work together (no topic, both or neither
+// of --node and --router, --stdin with generated mode, negative rate, first_sequence 0 with a
+// producer, ...).
 absl::Status ValidatePublishCommand(const PublishCommandOptions& options);
 
 // True when the options ask for generated events (rate, count or duration given).

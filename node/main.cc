@@ -28,7 +28,17 @@ ABSL_FLAG(std::string, config, "", "ringcast.v1.NodeConfig text file; flags give
 ABSL_FLAG(std::string, node_id, kDefaults.node_id, "this node's id in the ring");
 ABSL_FLAG(std::string, http_listen, kDefaults.http_listen, "host:port for HTTP; port 0 = any");
 ABSL_FLAG(std::string, grpc_listen, kDefaults.grpc_listen, "host:port for gRPC; port 0 = any");
-ABSL_FLAG(std::string, ring_file, "", "ringcast.v1.RingFile text file; empty = this node alone");
+ABSL_FLAG(std::string, ring_file, "",
+          "ringcast.v1.RingFile text file (a static cluster); empty = --ring_source, or this "
+          "node alone");
+ABSL_FLAG(std::string, ring_source, "",
+          "host:port of a router's gRPC Cluster service: follow its ring (WatchRing) and report "
+          "health to it; excludes --ring_file");
+ABSL_FLAG(uint32_t, ring_wait_ms, 10000,
+          "with --ring_source: how long start-up waits for the first ring");
+ABSL_FLAG(std::string, state_dir, "",
+          "directory keeping the last ring from --ring_source, to start from while the router "
+          "is down; empty = nothing on disk");
 ABSL_FLAG(int, worker_threads, 0, "HTTP worker threads; 0 = one per core");
 ABSL_FLAG(std::string, cors_allowed_origins, "",
           "comma-separated Origins allowed by CORS; * allows any");
@@ -79,6 +89,11 @@ NodeOptions ApplyFlags(NodeOptions o) {
   if (Given(FLAGS_http_listen)) o.http_listen = absl::GetFlag(FLAGS_http_listen);
   if (Given(FLAGS_grpc_listen)) o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   if (Given(FLAGS_ring_file)) o.ring_file = absl::GetFlag(FLAGS_ring_file);
+  if (Given(FLAGS_ring_source)) o.ring_source = absl::GetFlag(FLAGS_ring_source);
+  if (Given(FLAGS_ring_wait_ms)) {
+    o.ring_wait = absl::Milliseconds(absl::GetFlag(FLAGS_ring_wait_ms));
+  }
+  if (Given(FLAGS_state_dir)) o.state_dir = absl::GetFlag(FLAGS_state_dir);
   if (Given(FLAGS_worker_threads)) o.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   if (Given(FLAGS_cors_allowed_origins)) {
     o.cors_allowed_origins =

@@ -1,16 +1,18 @@
 // node.cc — wiring a node together, and its orderly start and stop (see node.h).
 #include "node/node.h"
 
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
-#include <google/protobuf/text_format.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "ringcast/v1/config.pb.h"
+#include "ring/ring_proto.h"
+#include "sse/serving.h"
 
 namespace ringcast::node {
 
@@ -18,51 +20,40 @@ namespace asio = boost::asio;
 
 namespace {
 
-// "host:port" or "[v6]:port" with a literal address ("localhost" = 127.0.0.1).
-absl::StatusOr<asio::ip::tcp::endpoint> ParseEndpoint(const std::string& text) {
-  const size_t colon = text.rfind(':');
-  int port = -1;
-  if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("'", text, "' is not host:port"));
+// The ring followed from a ring source, kept under state_dir: a serialized v1::RingSnapshot.
+constexpr const char* kSavedRingFile = "ring.binpb";
+
+// Writes `ring` to `<dir>/ring.binpb` through a temporary file and a rename, so a crash leaves
+// either the old or the new ring, never half of one.
+absl::Status SaveRing(const std::string& dir, const Ring& ring) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  const std::filesystem::path path = std::filesystem::path(dir) / kSavedRingFile;
+  const std::filesystem::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!RingToProto(ring).SerializeToOstream(&out) || !out.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", temporary.string()));
+    }
   }
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  boost::system::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("'", host, "' is not an IP address"));
-  return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(port));
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot rename to ", path.string()));
+  return absl::OkStatus();
 }
 
-std::string FormatEndpoint(const asio::ip::tcp::endpoint& endpoint) {
-  const std::string host = endpoint.address().to_string();
-  return endpoint.address().is_v6() ? absl::StrCat("[", host, "]:", endpoint.port())
-                                    : absl::StrCat(host, ":", endpoint.port());
+absl::StatusOr<Ring> LoadSavedRing(const std::string& dir) {
+  const std::filesystem::path path = std::filesystem::path(dir) / kSavedRingFile;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("no saved ring at ", path.string()));
+  v1::RingSnapshot snapshot;
+  if (!snapshot.ParseFromIstream(&in)) {
+    return absl::DataLossError(absl::StrCat(path.string(), " is not a ring snapshot"));
+  }
+  return RingFromProto(snapshot);
 }
 
 }  // namespace
-
-absl::StatusOr<Ring> LoadRingFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ring file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  v1::RingFile file;
-  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &file)) {
-    return absl::InvalidArgumentError(absl::StrCat("ring file ", path, " is not a RingFile"));
-  }
-  std::vector<Member> members;
-  for (const v1::Member& m : file.members()) {
-    members.push_back({m.id(), m.weight() == 0 ? 1 : m.weight(), m.http_address(),
-                       m.grpc_address()});
-  }
-  return Ring::Build(std::move(members), file.partition_count() == 0
-                                             ? Ring::kDefaultPartitionCount
-                                             : file.partition_count());
-}
 
 Node::Node(NodeOptions options) : options_(std::move(options)) {}
 
@@ -85,11 +76,15 @@ absl::Status Node::StartServing() {
       worker_count, this);
 
   // HTTP: every worker listens on the same port (SO_REUSEPORT); the first one picks it.
-  absl::StatusOr<asio::ip::tcp::endpoint> endpoint = ParseEndpoint(options_.http_listen);
+  absl::StatusOr<asio::ip::tcp::endpoint> endpoint = sse::ParseEndpoint(options_.http_listen);
   if (!endpoint.ok()) return endpoint.status();
-  // The ring holder is filled below, once the addresses are known; workers read it only after
-  // they start.
+  // A followed ring arrives before anything serves. A static ring is filled below, once the
+  // addresses are known; workers read it only after they start, and publishes before then find
+  // no ring.
   ring_ = std::make_unique<RingHolder>(nullptr);
+  if (!options_.ring_source.empty()) {
+    if (absl::Status s = FollowRingSource(); !s.ok()) return s;
+  }
   for (size_t i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(
         i, NodeContext{options_, *topics_, *ring_, metrics_, connections_, streams_}));
@@ -97,7 +92,7 @@ absl::Status Node::StartServing() {
     if (!bound.ok()) return bound.status();
     *endpoint = *bound;
   }
-  http_address_ = FormatEndpoint(*endpoint);
+  http_address_ = sse::FormatEndpoint(*endpoint);
 
   publisher_ = std::make_unique<PublisherService>(options_, *topics_, *ring_, metrics_);
   int grpc_port = 0;
@@ -113,22 +108,74 @@ absl::Status Node::StartServing() {
   grpc_address_ = absl::StrCat(options_.grpc_listen.substr(0, options_.grpc_listen.rfind(':')),
                                ":", grpc_port);
 
+  if (options_.ring_source.empty()) {
+    if (absl::Status s = LoadStaticRing(); !s.ok()) return s;
+  }
+
+  for (auto& worker : workers_) worker->Start();
+  workers_.front()->RunEvery(absl::Seconds(1), [this] { topics_->Sweep(absl::Now()); });
+  if (!options_.ring_source.empty()) {
+    health_reporter_ =
+        std::make_unique<HealthReporter>(options_.ring_source, [this] { return SampleHealth(); });
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Node::LoadStaticRing() {
+  const Member self{.id = options_.node_id,
+                    .http_address = http_address_,
+                    .grpc_address = grpc_address_,
+                    .public_url = options_.public_url};
   absl::StatusOr<Ring> ring =
-      options_.ring_file.empty()
-          ? Ring::Build({{options_.node_id, 1, http_address_, grpc_address_}})
-          : LoadRingFile(options_.ring_file);
+      options_.ring_file.empty() ? Ring::Build({self}) : LoadRingFile(options_.ring_file);
   if (!ring.ok()) return ring.status();
   if (ring->FindMember(options_.node_id) == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("node_id '", options_.node_id, "' is not a member of the ring"));
   }
-  if (absl::Status s = ring_->Publish(std::make_shared<const Ring>(*std::move(ring))); !s.ok()) {
-    return s;
-  }
+  return ring_->Publish(std::make_shared<const Ring>(*std::move(ring)));
+}
 
-  for (auto& worker : workers_) worker->Start();
-  workers_.front()->RunEvery(absl::Seconds(1), [this] { topics_->Sweep(absl::Now()); });
-  return absl::OkStatus();
+absl::Status Node::FollowRingSource() {
+  // NOTE: a node that is not (yet) a member is fine: it owns nothing and redirects every
+  // subscriber and refuses every publish until the router adds it.
+  ring_watcher_ = std::make_unique<client::RingWatcher>(
+      options_.ring_source, *ring_, client::RingWatcherOptions{},
+      [this](const std::shared_ptr<const Ring>& ring) {
+        std::cerr << "ringcast-node: ring version " << ring->version() << " ("
+                  << ring->members().size() << " members) from " << options_.ring_source
+                  << (ring->FindMember(options_.node_id) == nullptr ? "; not a member" : "")
+                  << "\n";
+        if (options_.state_dir.empty()) return;
+        if (absl::Status s = SaveRing(options_.state_dir, *ring); !s.ok()) {
+          std::cerr << "ringcast-node: " << s << "\n";
+        }
+      });
+  const absl::Status waited = ring_watcher_->WaitForRing(absl::Now() + options_.ring_wait);
+  if (waited.ok()) return absl::OkStatus();
+  if (!options_.state_dir.empty()) {
+    absl::StatusOr<Ring> saved = LoadSavedRing(options_.state_dir);
+    if (saved.ok()) {
+      std::cerr << "ringcast-node: " << waited.message() << "; starting from the saved ring "
+                << "version " << saved->version() << " and following " << options_.ring_source
+                << "\n";
+      // NOTE: fails harmlessly if the watcher got a (newer) ring meanwhile.
+      ring_->Publish(std::make_shared<const Ring>(*std::move(saved))).IgnoreError();
+      return absl::OkStatus();
+    }
+  }
+  return absl::UnavailableError(absl::StrCat("--ring_source=", options_.ring_source,
+                                             ": no ring within --ring_wait_ms: ",
+                                             std::string(waited.message())));
+}
+
+v1::NodeHealth Node::SampleHealth() const {
+  v1::NodeHealth health;
+  health.set_node_id(options_.node_id);
+  health.set_connections(static_cast<uint64_t>(streams_.load(std::memory_order_relaxed)));
+  health.set_topics(static_cast<uint64_t>(topics_->stats().topics.load(std::memory_order_relaxed)));
+  health.set_ring_version(ring_->Load()->version());
+  return health;
 }
 
 void Node::Deliver(size_t worker, const std::shared_ptr<Topic>& topic, uint64_t offset,
@@ -139,6 +186,7 @@ void Node::Deliver(size_t worker, const std::shared_ptr<Topic>& topic, uint64_t 
 void Node::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  if (health_reporter_ != nullptr) health_reporter_->ReportDraining();
   if (publisher_ != nullptr) publisher_->StartDraining();
   for (auto& worker : workers_) worker->Stop();
   const absl::Time deadline = absl::Now() + options_.shutdown_grace;
@@ -153,6 +201,8 @@ void Node::Shutdown() {
   }
   if (publisher_server_ != nullptr) publisher_server_->Stop();
   for (auto& worker : workers_) worker->Join();
+  health_reporter_.reset();
+  ring_watcher_.reset();
 }
 
 }  // namespace ringcast::node

@@ -1,10 +1,14 @@
 // node.h — one ringcast-node: HTTP workers serving event streams, the gRPC Publisher, the
 // topic registry with its replay buffers, and the ring that says which topics are this node's.
 //
-// Life cycle: Start() binds both listeners (port 0 picks a free port), builds the ring and
-// starts serving; Shutdown() stops accepting, refuses new publishes (UNAVAILABLE "draining"),
-// ends every stream with a final retry:, waits up to shutdown_grace for them to flush, and
-// stops. Thread safety: Start/Shutdown from one controlling thread; the rest is internal.
+// Life cycle: Start() gets the ring (from --ring_source: waits up to ring_wait for the router's
+// first snapshot, or starts from the one saved under state_dir; else from the ring file or a
+// ring of this node alone), binds both listeners (port 0 picks a free port) and starts serving.
+// With a ring source the node keeps following the router's WatchRing (keeping its last ring
+// while the router is away) and reports its health to it. Shutdown() reports DRAINING, stops
+// accepting, refuses new publishes (UNAVAILABLE "draining"), ends every stream with a final
+// retry:, waits up to shutdown_grace for them to flush, and stops.
+// Thread safety: Start/Shutdown from one controlling thread; the rest is internal.
 #pragma once
 
 #include <atomic>
@@ -15,6 +19,8 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
+#include "client/ring_watcher.h"
+#include "node/health_reporter.h"
 #include "node/metrics.h"
 #include "node/options.h"
 #include "node/publisher_server.h"
@@ -43,6 +49,12 @@ class Node final : public FanOut {
  private:
   explicit Node(NodeOptions options);
   absl::Status StartServing();
+  // Follows options_.ring_source until the first ring is in ring_ (or the saved one is).
+  absl::Status FollowRingSource();
+  // The ring of a node without a ring source: the ring file's, or one of this node alone.
+  absl::Status LoadStaticRing();
+  // What the health reports say about this node (state aside).
+  v1::NodeHealth SampleHealth() const;
 
   const NodeOptions options_;
   NodeMetrics metrics_;
@@ -50,17 +62,18 @@ class Node final : public FanOut {
   std::atomic<int64_t> streams_{0};
   std::unique_ptr<TopicRegistry> topics_;
   std::unique_ptr<RingHolder> ring_;
+  // With a ring source: fills ring_ (declared after it, so it stops first).
+  std::unique_ptr<client::RingWatcher> ring_watcher_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<PublisherService> publisher_;
   // Declared before the server: its completion queue outlives the server.
   std::unique_ptr<PublisherServer> publisher_server_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // With a ring source: reads topics_, ring_ and streams_, so it is declared after them.
+  std::unique_ptr<HealthReporter> health_reporter_;
   std::string http_address_;
   std::string grpc_address_;
   bool shut_down_ = false;
 };
-
-// Reads a ringcast.v1.RingFile (protobuf text format) and builds version 1 of its ring.
-absl::StatusOr<Ring> LoadRingFile(const std::string& path);
 
 }  // namespace ringcast::node

@@ -74,10 +74,8 @@ absl::Status ApplyConfigFile(const std::string& path, NodeOptions& options) {
   if (!config.grpc_listen().empty()) options.grpc_listen = config.grpc_listen();
   if (!config.public_url().empty()) options.public_url = config.public_url();
   if (!config.ring_file().empty()) options.ring_file = config.ring_file();
-  if (!config.ring_source().empty()) {
-    return absl::UnimplementedError(
-        "ring_source (following a router's WatchRing) arrives with the router; use ring_file");
-  }
+  if (!config.ring_source().empty()) options.ring_source = config.ring_source();
+  if (!config.state_dir().empty()) options.state_dir = config.state_dir();
   if (config.worker_threads() != 0) options.worker_threads = static_cast<int>(config.worker_threads());
   if (config.cors_allowed_origins_size() > 0) {
     options.cors_allowed_origins.assign(config.cors_allowed_origins().begin(),
@@ -105,6 +103,10 @@ absl::Status Validate(const NodeOptions& o) {
   }
   if (o.header_timeout <= absl::ZeroDuration()) return invalid("header_timeout_ms must be > 0");
   if (o.max_connections < 1) return invalid("max_connections must be >= 1");
+  if (!o.ring_file.empty() && !o.ring_source.empty()) {
+    return invalid("ring_file and ring_source exclude each other: give at most one");
+  }
+  if (o.ring_wait <= absl::ZeroDuration()) return invalid("ring_wait_ms must be > 0");
   return absl::OkStatus();
 }
 

@@ -20,7 +20,16 @@ struct NodeOptions {
   std::string http_listen = "127.0.0.1:8080";  // host:port of the SSE listener; port 0 = any
   std::string grpc_listen = "127.0.0.1:9090";  // host:port of the gRPC listener; port 0 = any
   std::string public_url;                  // base URL for redirects to this node; "" = http://<http>
-  std::string ring_file;  // a RingFile (text format); "" = a ring of this node alone
+  // Where the ring comes from: at most one of ring_file and ring_source; neither = a ring of
+  // this node alone.
+  std::string ring_file;    // a RingFile (text format): a static cluster
+  std::string ring_source;  // host:port of a router's Cluster service: follow its WatchRing
+  // With ring_source: how long start-up waits for the first ring before giving up (or, with
+  // state_dir, starting from the last ring saved there). Longer tolerates a slow router start.
+  absl::Duration ring_wait = absl::Seconds(10);
+  // Directory for the last ring followed from ring_source, so the node can start while the
+  // router is down; "" = keep nothing on disk.
+  std::string state_dir;
   int worker_threads = 0;  // threads serving HTTP streams; 0 = one per core
   std::vector<std::string> cors_allowed_origins;  // Origins allowed by CORS; "*" allows any
 

@@ -4,13 +4,13 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
-#include <boost/asio/write.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ring/ring_proto.h"
 #include "sse/event.h"
 #include "sse/request.h"
+#include "sse/serving.h"
 
 namespace ringcast::node {
 
@@ -24,20 +24,6 @@ namespace {
 // so an idle stream hears from the server every interval to interval * 4/3.
 constexpr int kTicksPerBeat = 3;
 
-// Decrements the node's connection count when the connection (session or stream) ends.
-class ConnectionSlot {
- public:
-  explicit ConnectionSlot(std::atomic<int64_t>& count) : count_(count) {
-    count_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ~ConnectionSlot() { count_.fetch_sub(1, std::memory_order_relaxed); }
-  ConnectionSlot(const ConnectionSlot&) = delete;
-  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
-
- private:
-  std::atomic<int64_t>& count_;
-};
-
 StreamEnd StreamEndOf(sse::SseStream::CloseReason reason) {
   switch (reason) {
     case sse::SseStream::CloseReason::kSlowConsumer:
@@ -47,12 +33,6 @@ StreamEnd StreamEndOf(sse::SseStream::CloseReason reason) {
     default:
       return StreamEnd::kClientGone;
   }
-}
-
-std::string_view HeaderValue(const sse::HttpSession::Request& request, http::field field) {
-  auto it = request.find(field);
-  if (it == request.end()) return {};
-  return {it->value().data(), it->value().size()};
 }
 
 }  // namespace
@@ -68,22 +48,7 @@ Worker::Worker(size_t index, NodeContext context)
 Worker::~Worker() { Join(); }
 
 absl::StatusOr<tcp::endpoint> Worker::Listen(const tcp::endpoint& endpoint) {
-  boost::system::error_code ec;
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    const int on = 1;
-    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-      ec.assign(errno, boost::system::system_category());
-    }
-  }
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", endpoint.address().to_string(),
-                                               ":", endpoint.port(), ": ", ec.message()));
-  }
-  return acceptor_.local_endpoint();
+  return sse::ListenReusePort(acceptor_, endpoint);
 }
 
 void Worker::Start() {
@@ -136,7 +101,7 @@ void Worker::DoAccept() {
           static_cast<int64_t>(context_.options.max_connections)) {
         RefuseConnection(std::move(socket));
       } else {
-        auto slot = std::make_shared<ConnectionSlot>(context_.connections);
+        auto slot = std::make_shared<sse::ConnectionSlot>(context_.connections);
         std::make_shared<sse::HttpSession>(
             std::move(socket),
             sse::HttpSession::Limits{context_.options.max_request_header_bytes,
@@ -152,17 +117,7 @@ void Worker::DoAccept() {
 void Worker::RefuseConnection(tcp::socket socket) {
   context_.metrics.CountRejection(HttpRejection::kTooManyConnections);
   context_.metrics.CountHttpResponse(503);
-  static const std::string kRefusal =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-      "Retry-After: 1\r\nConnection: close\r\nContent-Length: 37\r\n\r\n"
-      "node is at max_connections; retry\r\n\r\n";
-  auto held = std::make_shared<tcp::socket>(std::move(socket));
-  asio::async_write(*held, asio::buffer(kRefusal),
-                    [held](const boost::system::error_code&, size_t) {
-                      boost::system::error_code ignored;
-                      held->shutdown(tcp::socket::shutdown_both, ignored);
-                      held->close(ignored);
-                    });
+  sse::RefuseConnection(std::move(socket), "node is at max_connections; retry", 1);
 }
 
 void Worker::OnRejected(sse::HttpSession::Rejection rejection) {
@@ -183,14 +138,7 @@ void Worker::OnRejected(sse::HttpSession::Rejection rejection) {
 
 std::vector<sse::HttpSession::Header> Worker::CorsHeaders(
     const sse::HttpSession::Request& request) const {
-  const std::string_view origin = HeaderValue(request, http::field::origin);
-  if (origin.empty()) return {};
-  for (const std::string& allowed : context_.options.cors_allowed_origins) {
-    if (allowed == "*" || allowed == origin) {
-      return {{"Access-Control-Allow-Origin", std::string(origin)}, {"Vary", "Origin"}};
-    }
-  }
-  return {};
+  return sse::CorsHeaders(request, context_.options.cors_allowed_origins);
 }
 
 void Worker::Respond(const std::shared_ptr<sse::HttpSession>& session, http::status status,
@@ -226,9 +174,7 @@ void Worker::OnRequest(const std::shared_ptr<sse::HttpSession>& session,
     return;
   }
   if (request.method() == http::verb::options && !cors.empty()) {
-    cors.push_back({"Access-Control-Allow-Methods", "GET"});
-    cors.push_back({"Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control"});
-    Respond(session, http::status::no_content, "", std::move(cors));
+    Respond(session, http::status::no_content, "", sse::PreflightHeaders(std::move(cors)));
     return;
   }
   if (request.method() != http::verb::get) {
@@ -276,18 +222,7 @@ void Worker::OnRequest(const std::shared_ptr<sse::HttpSession>& session,
 }
 
 std::string Worker::StreamHead(const sse::HttpSession::Request& request) const {
-  std::string head =
-      "HTTP/1.1 200 OK\r\n"
-      "Server: ringcast\r\n"
-      "Content-Type: text/event-stream; charset=utf-8\r\n"
-      "Cache-Control: no-cache\r\n"
-      "X-Accel-Buffering: no\r\n"
-      "Transfer-Encoding: chunked\r\n";
-  for (const sse::HttpSession::Header& header : CorsHeaders(request)) {
-    absl::StrAppend(&head, header.name, ": ", header.value, "\r\n");
-  }
-  head += "\r\n";
-  return head;
+  return sse::EventStreamHead(CorsHeaders(request));
 }
 
 void Worker::Subscribe(const std::shared_ptr<sse::HttpSession>& session,

@@ -142,44 +142,71 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
-std::string EncodeEvent(const EventId& id, std::string_view type, std::string_view data) {
-  static constexpr std::string_view kLineEnds = "\r\n";
-  static constexpr std::string_view kDataPrefix = "data: ";
-  const bool has_type = !type.empty() && type != kDefaultEventType;
+namespace {
 
+constexpr std::string_view kLineEnds = "\r\n";
+constexpr std::string_view kDataPrefix = "data: ";
+
+bool HasTypeLine(std::string_view type) { return !type.empty() && type != kDefaultEventType; }
+
+// An upper bound of what AppendTypeAndData appends: the event: line, the data: lines (the
+// payload less its line ends, which are at least one byte each), and the blank line.
+size_t TypeAndDataBytes(std::string_view type, std::string_view data) {
   size_t lines = 1;
   for (size_t pos = data.find_first_of(kLineEnds); pos != std::string_view::npos;
        pos = data.find_first_of(kLineEnds, pos + 1)) {
     if (data[pos] == '\r' && pos + 1 < data.size() && data[pos + 1] == '\n') ++pos;
     ++lines;
   }
+  return (HasTypeLine(type) ? type.size() + 8 : 0) + data.size() +
+         lines * (kDataPrefix.size() + 1) + 1;
+}
 
-  std::string out;
-  // "id: " + 20 digits + ':' + 20 digits + '\n'; then the event: line, the data: lines (the
-  // payload less its line ends, which are at least one byte each), and the blank line.
-  out.reserve(46 + (has_type ? type.size() + 8 : 0) + data.size() +
-              lines * (kDataPrefix.size() + 1) + 1);
-  absl::StrAppend(&out, "id: ", id.epoch, ":", id.offset, "\n");
-  if (has_type) {
-    out.append("event: ");
-    out.append(type);
-    out.push_back('\n');
+// The event: line (unless the type is the default) and one data: line per payload line, then
+// the blank line that ends the event. `out` already holds the id: line, if any.
+void AppendTypeAndData(std::string_view type, std::string_view data, std::string* out) {
+  if (HasTypeLine(type)) {
+    out->append("event: ");
+    out->append(type);
+    out->push_back('\n');
   }
   size_t start = 0;
   while (true) {
     const size_t end = data.find_first_of(kLineEnds, start);
-    out.append(kDataPrefix);
+    out->append(kDataPrefix);
     if (end == std::string_view::npos) {
-      out.append(data.substr(start));
-      out.push_back('\n');
+      out->append(data.substr(start));
+      out->push_back('\n');
       break;
     }
-    out.append(data.substr(start, end - start));
-    out.push_back('\n');
+    out->append(data.substr(start, end - start));
+    out->push_back('\n');
     start = end + 1;
     if (data[end] == '\r' && start < data.size() && data[start] == '\n') ++start;
   }
-  out.push_back('\n');
+  out->push_back('\n');
+}
+
+}  // namespace
+
+std::string EncodeEvent(const EventId& id, std::string_view type, std::string_view data) {
+  std::string out;
+  // "id: " + 20 digits + ':' + 20 digits + '\n', then the rest: one allocation.
+  out.reserve(46 + TypeAndDataBytes(type, data));
+  absl::StrAppend(&out, "id: ", id.epoch, ":", id.offset, "\n");
+  AppendTypeAndData(type, data, &out);
+  return out;
+}
+
+std::string EncodeEventFields(std::string_view id, std::string_view type, std::string_view data) {
+  std::string out;
+  out.reserve(id.size() + 5 + TypeAndDataBytes(type, data));
+  if (!id.empty()) {
+    out.append("id: ");
+    out.append(id);
+    out.push_back('\n');
+  }
+  AppendTypeAndData(type, data, &out);
   return out;
 }
 

@@ -50,6 +50,11 @@ bool IsValidUtf8(std::string_view text);
 // The frame of one event, as above. `type` empty or "message" omits the event: line.
 std::string EncodeEvent(const EventId& id, std::string_view type, std::string_view data);
 
+// The same frame with the id given as text (a router relaying another server's event, or a
+// multi-topic id); an empty `id` omits the id: line (as the `ringcast.reset` event does).
+// `id` must hold no CR or LF.
+std::string EncodeEventFields(std::string_view id, std::string_view type, std::string_view data);
+
 // ": <text>\n\n" — a comment; used for the stream-open bytes and heartbeats. Any CR/LF in
 // `text` is replaced by a space so a comment stays one line.
 std::string EncodeComment(std::string_view text);

@@ -1,6 +1,7 @@
 // cli_publish_test.cc — `ringcast publish` (RunPublish) against real ringcast-node processes on
 // loopback: ids printed, what subscribers receive, stdin mode with producer sequences, generated
-// mode and its summary, and the node's errors (wrong owner, limits, draining) on stderr.
+// mode and its summary, the node's errors (wrong owner, limits, draining) on stderr, and
+// publishing through a real router's ring (--router).
 #include <sstream>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/real_node.h"
+#include "tests/router/router_fixture.h"
 #include "tests/support/status_matchers.h"
 
 namespace ringcast::cli {
@@ -19,6 +21,8 @@ using ::ringcast::testing::HoldDraining;
 using ::ringcast::testing::IsOk;
 using ::ringcast::testing::IsOkAndHolds;
 using ::ringcast::testing::NodeProcess;
+using ::ringcast::testing::RouterCluster;
+using ::ringcast::testing::StartRouterCluster;
 using ::ringcast::testing::SseConnection;
 using ::ringcast::testing::StartNode;
 using ::ringcast::testing::StartTwoNodeRing;
@@ -179,6 +183,46 @@ TEST_F(PublishCommandTest, DrainingNodeFailsWithItsRetryHint) {
             "  retry: reason draining, after 1000 ms\n");
   (*stalled)->Close();
   EXPECT_THAT(node_.process->Wait(absl::Seconds(15)), IsOkAndHolds(0));
+}
+
+TEST_F(PublishCommandTest, ThroughARouterEachEventReachesItsOwner) {
+  // Given a router and 3 nodes, expect --router to publish one event to node-2's topic (its id
+  // printed, the event at node-2), 20 generated events with a producer to node-3's topic, and
+  // --node with --router to be a usage error.
+  absl::StatusOr<RouterCluster> cluster = StartRouterCluster("cli_publish_router");
+  ASSERT_THAT(cluster, IsOk());
+  const std::string topic = cluster->TopicOwnedBy("node-2");
+  ASSERT_FALSE(topic.empty());
+  absl::StatusOr<std::unique_ptr<SseConnection>> subscriber =
+      SubscribeTo(*cluster->node("node-2"), topic);
+  ASSERT_THAT(subscriber, IsOk());
+  ASSERT_EQ((*subscriber)->status(), 200);
+
+  PublishCommandOptions options;
+  options.node = "";
+  options.router = cluster->router.grpc_address;
+  options.topic = topic;
+  options.data = "routed";
+  EXPECT_EQ(Run(options), 0) << err_.str();
+  EXPECT_THAT(out_.str(), MatchesRegex("[0-9]+:1\n"));
+  absl::StatusOr<sse::ParsedEvent> event = (*subscriber)->Next(absl::Seconds(10));
+  ASSERT_THAT(event, IsOk());
+  EXPECT_EQ(event->id + "\n", out_.str());
+  EXPECT_EQ(event->data, "routed");
+
+  options.topic = cluster->TopicOwnedBy("node-3");
+  options.data = "";
+  options.count = 20;
+  options.producer_id = "cli-router";
+  EXPECT_EQ(Run(options), 0) << err_.str();
+  EXPECT_THAT(out_.str(), StartsWith("accepted=20 duplicates=0 errors=0 "));
+  EXPECT_EQ(::ringcast::testing::AwaitMetric(*cluster->node("node-3"),
+                                             "ringcast_publish_requests_total", "code=\"OK\"", 20),
+            20);
+
+  options.node = "127.0.0.1:9090";
+  EXPECT_EQ(Run(options), 1);
+  EXPECT_THAT(err_.str(), HasSubstr("give one of --node"));
 }
 
 }  // namespace

@@ -151,7 +151,13 @@ TEST(Help, ListsCommandsAndTheirFlags) {
   EXPECT_THAT(HelpText("subscribe"),
               AllOf(HasSubstr("--last_event_id"), HasSubstr("--retry_ms"),
                     HasSubstr("(default: text)"), ::testing::Not(HasSubstr("--rate"))));
-  EXPECT_THAT(HelpText("ring"), IsEmpty());
+  EXPECT_THAT(HelpText("ring"),
+              AllOf(HasSubstr("ringcast ring show"), HasSubstr("ringcast ring add"),
+                    HasSubstr("ringcast ring remove")));
+  EXPECT_THAT(HelpText("ring add"), AllOf(HasSubstr("--expected_version"), HasSubstr("--grpc"),
+                                          ::testing::Not(HasSubstr("--nodes"))));
+  EXPECT_THAT(HelpText("up"), AllOf(HasSubstr("--nodes"), HasSubstr("--bin_dir")));
+  EXPECT_THAT(HelpText("nope"), IsEmpty());
 }
 
 }  // namespace

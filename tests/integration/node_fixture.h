@@ -8,6 +8,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_split.h"
 #include "client/publisher_client.h"
 #include "sse/event.h"
@@ -78,6 +80,19 @@ class NodeTest : public ::testing::Test {
       }
     }
     return -1;
+  }
+
+  // Metric() once it reaches `at_least`, or its last value after `timeout`. For counters the
+  // node updates after the client has already seen the effect (e.g. a stream's close).
+  double MetricReaching(const std::string& name, const std::string& labels, double at_least,
+                        absl::Duration timeout = absl::Seconds(5)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    double value = Metric(name, labels);
+    while (value < at_least && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      value = Metric(name, labels);
+    }
+    return value;
   }
 
   NodeProcess node_;

@@ -168,7 +168,7 @@ TEST_F(NodeTest, IdleStreamsGetHeartbeatsAndLifetimeEndsWithRetry) {
   EXPECT_TRUE(stream->ended_cleanly());
   EXPECT_GE(stream->comment_count(), 2u);  // the open comment and heartbeats
   EXPECT_EQ(stream->retry_ms(), 750u);
-  EXPECT_GE(Metric("ringcast_streams_closed_total", "cause=\"lifetime\""), 1);
+  EXPECT_GE(MetricReaching("ringcast_streams_closed_total", "cause=\"lifetime\"", 1), 1);
 }
 
 // Given a ring of two nodes where "b" owns a topic, expect node "a" to answer 307 to b's URL

@@ -1,0 +1,317 @@
+// http_worker.cc — accepting, routing requests by the ring, and driving the heartbeats of the
+// proxied streams of one worker thread (see http_worker.h).
+#include "router/http_worker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/asio/post.hpp>
+#include <prometheus/text_serializer.h>
+
+#include "absl/strings/str_cat.h"
+#include "ring/ring_proto.h"
+#include "router/multi_topic.h"
+#include "sse/event.h"
+#include "sse/request.h"
+#include "sse/serving.h"
+
+namespace ringcast::router {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// Heartbeats go out after this many idle ticks; a tick is heartbeat_interval / kTicksPerBeat,
+// so an idle stream hears from the router every interval to interval * 4/3 (as on nodes).
+constexpr int kTicksPerBeat = 3;
+
+// A resume point no node can parse: each node answers it with its `ringcast.reset` event
+// (reason "malformed"). Sent per topic when a multi-topic id cannot be decoded.
+constexpr std::string_view kUnreadableResumePoint = "unreadable-multi-topic-id";
+
+// The Last-Event-ID header, else the lastEventId query parameter.
+std::optional<std::string> ResumePointOf(const sse::HttpSession::Request& request,
+                                         const sse::Target& target) {
+  if (auto header = request.find("Last-Event-ID"); header != request.end()) {
+    return std::string(header->value());
+  }
+  return target.last_event_id;
+}
+
+}  // namespace
+
+HttpWorker::HttpWorker(FrontendContext context)
+    : context_(context), heartbeat_frame_(sse::MakeFrame(sse::EncodeComment("heartbeat"))) {}
+
+HttpWorker::~HttpWorker() { Join(); }
+
+absl::StatusOr<tcp::endpoint> HttpWorker::Listen(const tcp::endpoint& endpoint) {
+  return sse::ListenReusePort(acceptor_, endpoint);
+}
+
+void HttpWorker::Start() {
+  DoAccept();
+  ScheduleTick();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void HttpWorker::Join() {
+  if (!thread_.joinable()) return;
+  io_.stop();
+  thread_.join();
+}
+
+void HttpWorker::Stop() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    // Stopping a stream may finish it and erase it from streams_: collect first.
+    std::vector<std::shared_ptr<ProxyStream>> all;
+    for (auto& [raw, stream] : streams_) all.push_back(stream);
+    for (const std::shared_ptr<ProxyStream>& stream : all) stream->Stop(StreamEnd::kShutdown);
+  });
+}
+
+void HttpWorker::DoAccept() {
+  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      if (context_.connections.load(std::memory_order_relaxed) >=
+          static_cast<int64_t>(context_.options.max_connections)) {
+        context_.metrics.CountUnavailable(Unavailable::kTooManyConnections);
+        sse::RefuseConnection(std::move(socket), "router is at max_connections; retry",
+                              context_.proxy.retry_after_seconds);
+      } else {
+        std::make_shared<sse::HttpSession>(
+            std::move(socket),
+            sse::HttpSession::Limits{context_.options.max_request_header_bytes,
+                                     context_.options.header_timeout},
+            this, std::make_shared<sse::ConnectionSlot>(context_.connections))
+            ->Start();
+      }
+    }
+    DoAccept();
+  });
+}
+
+void HttpWorker::OnRejected(sse::HttpSession::Rejection rejection) {
+  switch (rejection) {
+    case sse::HttpSession::Rejection::kHeaderTooLarge:
+      context_.metrics.CountRejection(Rejection::kHeaderTooLarge);
+      break;
+    case sse::HttpSession::Rejection::kHeaderTimeout:
+      context_.metrics.CountRejection(Rejection::kHeaderTimeout);
+      break;
+    case sse::HttpSession::Rejection::kMalformed:
+      context_.metrics.CountRejection(Rejection::kMalformed);
+      break;
+  }
+}
+
+void HttpWorker::Reject(const std::shared_ptr<sse::HttpSession>& session, Rejection rejection,
+                        http::status status, std::string body, Headers headers) {
+  context_.metrics.CountRejection(rejection);
+  session->Respond(status, std::move(body), std::move(headers));
+}
+
+void HttpWorker::RespondUnavailable(const std::shared_ptr<sse::HttpSession>& session,
+                                    Unavailable reason, std::string body, Headers headers) {
+  context_.metrics.CountUnavailable(reason);
+  headers.push_back({"Retry-After", std::to_string(context_.proxy.retry_after_seconds)});
+  session->Respond(http::status::service_unavailable, std::move(body), std::move(headers));
+}
+
+void HttpWorker::ServeMetrics(const std::shared_ptr<sse::HttpSession>& session) {
+  context_.metrics.SetConnections(
+      static_cast<double>(context_.connections.load(std::memory_order_relaxed)));
+  session->Respond(http::status::ok,
+                   prometheus::TextSerializer().Serialize(context_.registry.Collect()),
+                   {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
+}
+
+const Ring* HttpWorker::CurrentRing() {
+  if (!ring_reader_.has_value()) {
+    // Versions only grow, so once the holder has a ring it always has one.
+    if (context_.ring.Load() == nullptr) return nullptr;
+    ring_reader_.emplace(context_.ring);
+  }
+  return &ring_reader_->Get();
+}
+
+void HttpWorker::OnRequest(const std::shared_ptr<sse::HttpSession>& session, Request request) {
+  Headers cors = sse::CorsHeaders(request, context_.options.cors_allowed_origins);
+  const std::string_view raw_target(request.target().data(), request.target().size());
+  absl::StatusOr<sse::Target> target =
+      sse::ParseTarget(raw_target, context_.options.max_topic_bytes);
+  if (!target.ok()) {
+    Reject(session, Rejection::kBadRequest, http::status::bad_request,
+           std::string(target.status().message()) + "\n", std::move(cors));
+    return;
+  }
+  if (target->kind == sse::TargetKind::kUnknown) {
+    Reject(session, Rejection::kNotFound, http::status::not_found,
+           "no such path; subscribe at /v1/topics/{topic}/events or "
+           "/v1/events?topic=a&topic=b\n",
+           std::move(cors));
+    return;
+  }
+  if (request.method() == http::verb::options && !cors.empty()) {
+    session->Respond(http::status::no_content, "", sse::PreflightHeaders(std::move(cors)));
+    return;
+  }
+  if (request.method() != http::verb::get) {
+    cors.push_back({"Allow", "GET"});
+    Reject(session, Rejection::kMethod, http::status::method_not_allowed,
+           absl::StrCat("method ", std::string(request.method_string()),
+                        " is not allowed; use GET\n"),
+           std::move(cors));
+    return;
+  }
+  switch (target->kind) {
+    case sse::TargetKind::kHealth:
+      session->Respond(http::status::ok, "ok\n", std::move(cors));
+      return;
+    case sse::TargetKind::kMetrics:
+      ServeMetrics(session);
+      return;
+    default:
+      break;
+  }
+  if (request.version() < 11) {
+    Reject(session, Rejection::kHttpVersion, http::status::bad_request,
+           "event streams need HTTP/1.1\n", std::move(cors));
+    return;
+  }
+  if (stopping_) {
+    RespondUnavailable(session, Unavailable::kShuttingDown, "the router is shutting down\n",
+                       std::move(cors));
+    return;
+  }
+  if (CurrentRing() == nullptr) {
+    RespondUnavailable(session, Unavailable::kNoRing,
+                       "no_ring: the router has not received the ring yet\n", std::move(cors));
+    return;
+  }
+  if (target->kind == sse::TargetKind::kTopicEvents) {
+    RouteTopic(session, request, *target, std::move(cors));
+  } else {
+    RouteTopics(session, request, *target, std::move(cors));
+  }
+}
+
+void HttpWorker::RouteTopic(const std::shared_ptr<sse::HttpSession>& session,
+                            const Request& request, const sse::Target& target, Headers cors) {
+  const Member& owner = CurrentRing()->Lookup(target.topic);
+  if (context_.options.mode == RouterOptions::Mode::kRedirect) {
+    context_.metrics.CountRedirect();
+    cors.push_back({"Location", PublicUrlOf(owner) + std::string(request.target())});
+    session->Respond(http::status::temporary_redirect,
+                     absl::StrCat("topic is owned by node ", owner.id, "\n"), std::move(cors));
+    return;
+  }
+  ProxyRequest proxy;
+  proxy.topics.push_back({target.topic, owner.http_address, std::string(request.target()),
+                          ResumePointOf(request, target)});
+  proxy.cors = std::move(cors);
+  StartProxy(session, std::move(proxy));
+}
+
+void HttpWorker::RouteTopics(const std::shared_ptr<sse::HttpSession>& session,
+                             const Request& request, const sse::Target& target, Headers cors) {
+  absl::StatusOr<std::vector<std::string>> topics = ParseTopicList(
+      target.query, context_.options.max_topics_per_stream, context_.options.max_topic_bytes);
+  if (!topics.ok()) {
+    Reject(session, Rejection::kBadRequest, http::status::bad_request,
+           std::string(topics.status().message()) + "\n", std::move(cors));
+    return;
+  }
+  // Each topic resumes from its own position in the stream's id; an id that cannot be read
+  // resets every topic (never a 400).
+  std::vector<TopicPosition> positions(topics->size());
+  std::optional<std::string> unreadable;
+  if (std::optional<std::string> resume = ResumePointOf(request, target); resume.has_value()) {
+    absl::StatusOr<std::vector<TopicPosition>> decoded = DecodeMultiTopicId(*resume, *topics);
+    if (decoded.ok()) {
+      positions = *std::move(decoded);
+    } else {
+      unreadable = std::string(kUnreadableResumePoint);
+    }
+  }
+  const Ring& ring = *CurrentRing();
+  ProxyRequest proxy;
+  for (size_t i = 0; i < topics->size(); ++i) {
+    const std::string& topic = (*topics)[i];
+    std::optional<std::string> last_event_id = unreadable;
+    if (positions[i].has_value()) last_event_id = positions[i]->ToString();
+    proxy.topics.push_back({topic, ring.Lookup(topic).http_address,
+                            absl::StrCat("/v1/topics/", topic, "/events"),
+                            std::move(last_event_id)});
+  }
+  proxy.cursor.emplace(*std::move(topics), std::move(positions));
+  proxy.cors = std::move(cors);
+  StartProxy(session, std::move(proxy));
+}
+
+void HttpWorker::StartProxy(const std::shared_ptr<sse::HttpSession>& session,
+                            ProxyRequest request) {
+  auto stream = std::make_shared<ProxyStream>(
+      io_.get_executor(), context_.proxy, context_.metrics, session, std::move(request),
+      [this](ProxyStream* done) { OnProxyDone(done); });
+  streams_.emplace(stream.get(), stream);
+  stream_count_.fetch_add(1, std::memory_order_relaxed);
+  stream->Open();
+}
+
+void HttpWorker::OnProxyDone(ProxyStream* stream) {
+  context_.metrics.AddRelayed(static_cast<double>(stream->TakeRelayed()));
+  if (streams_.erase(stream) > 0) stream_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void HttpWorker::ScheduleTick() {
+  tick_timer_.expires_after(
+      absl::ToChronoNanoseconds(context_.options.heartbeat_interval / kTicksPerBeat));
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    OnTick();
+    ScheduleTick();
+  });
+}
+
+void HttpWorker::OnTick() {
+  const absl::Time now = absl::Now();
+  const absl::Duration lifetime = context_.options.max_stream_lifetime;
+  uint64_t relayed = 0;
+  // Sending may close a stream and erase it from streams_: collect first, act after.
+  std::vector<std::shared_ptr<ProxyStream>> expired;
+  std::vector<std::shared_ptr<ProxyStream>> idle;
+  for (auto& [raw, stream] : streams_) {
+    relayed += stream->TakeRelayed();
+    sse::SseStream* client = stream->client_stream();
+    if (client == nullptr) continue;
+    if (lifetime > absl::ZeroDuration() && now - client->opened_at() > lifetime) {
+      expired.push_back(stream);
+    } else if (client->TakeActivity()) {
+      stream->idle_ticks = 0;
+    } else if (++stream->idle_ticks >= kTicksPerBeat) {
+      stream->idle_ticks = 0;
+      idle.push_back(stream);
+    }
+  }
+  for (const std::shared_ptr<ProxyStream>& stream : expired) stream->Stop(StreamEnd::kLifetime);
+  for (const std::shared_ptr<ProxyStream>& stream : idle) {
+    if (stream->client_stream() != nullptr && stream->client_stream()->open()) {
+      ++heartbeats_sent_;
+      stream->client_stream()->Send(heartbeat_frame_);
+    }
+  }
+  context_.metrics.AddRelayed(static_cast<double>(relayed));
+  context_.metrics.AddHeartbeats(static_cast<double>(heartbeats_sent_));
+  heartbeats_sent_ = 0;
+}
+
+}  // namespace ringcast::router

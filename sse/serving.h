@@ -1,0 +1,73 @@
+// serving.h — the pieces every HTTP worker of a node or a router needs around HttpSession and
+// SseStream: listen addresses, a SO_REUSEPORT listener per worker, the connection-count slot,
+// CORS from an allowlist, the event-stream response head, and the 503 for a full server.
+// (The router's frontend uses these; node/worker.cc has its own copies that can move here.)
+//
+// Thread safety: free functions without shared state; a ConnectionSlot's counter is atomic.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "sse/http_session.h"
+
+namespace ringcast::sse {
+
+// "host:port" or "[v6]:port" with a literal address ("localhost" = 127.0.0.1); port 0..65535.
+// INVALID_ARGUMENT otherwise.
+absl::StatusOr<boost::asio::ip::tcp::endpoint> ParseEndpoint(std::string_view text);
+
+// "host:port", or "[v6]:port".
+std::string FormatEndpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+
+// Opens, binds (SO_REUSEADDR + SO_REUSEPORT, so each worker has its own acceptor on one port)
+// and listens. Returns the bound endpoint (a real port when `endpoint` asked for 0).
+// UNAVAILABLE naming the address when it cannot.
+absl::StatusOr<boost::asio::ip::tcp::endpoint> ListenReusePort(
+    boost::asio::ip::tcp::acceptor& acceptor, const boost::asio::ip::tcp::endpoint& endpoint);
+
+// Counts one open connection (session or stream) for as long as it lives; pass it as the
+// HttpSession's token so it follows the socket into the stream.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(std::atomic<int64_t>& count) : count_(count) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~ConnectionSlot() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  std::atomic<int64_t>& count_;
+};
+
+// Access-Control-Allow-Origin (and Vary) when the request's Origin is in `allowed_origins`
+// ("*" allows any); nothing otherwise.
+std::vector<HttpSession::Header> CorsHeaders(const HttpSession::Request& request,
+                                             absl::Span<const std::string> allowed_origins);
+
+// The headers of the preflight answer (204), added to CorsHeaders().
+std::vector<HttpSession::Header> PreflightHeaders(std::vector<HttpSession::Header> cors);
+
+// The status line and headers of a 200 event stream (chunked; no-cache; X-Accel-Buffering: no),
+// with `extra` headers (CORS) added, ending with the blank line.
+std::string EventStreamHead(absl::Span<const HttpSession::Header> extra);
+
+// Writes a 503 with `Retry-After: <retry_after_seconds>` and `reason` as the body on a freshly
+// accepted socket, then closes it (for connections over max_connections, refused before any
+// request is read).
+void RefuseConnection(boost::asio::ip::tcp::socket socket, std::string_view reason,
+                      int retry_after_seconds);
+
+// The value of the first `field` header, or "".
+std::string_view HeaderValue(const HttpSession::Request& request,
+                             boost::beast::http::field field);
+
+}  // namespace ringcast::sse
