@@ -57,11 +57,7 @@ void Worker::Start() {
   thread_ = std::thread([this] { io_.run(); });
 }
 
-void Worker::Join() {
-  if (!thread_.joinable()) return;
-  io_.stop();
-  thread_.join();
-}
+void Worker::Join() { sse::StopAndJoin(io_, thread_); }
 
 void Worker::Stop() {
   asio::post(io_, [this] {

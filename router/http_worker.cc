@@ -57,11 +57,7 @@ void HttpWorker::Start() {
   thread_ = std::thread([this] { io_.run(); });
 }
 
-void HttpWorker::Join() {
-  if (!thread_.joinable()) return;
-  io_.stop();
-  thread_.join();
-}
+void HttpWorker::Join() { sse::StopAndJoin(io_, thread_); }
 
 void HttpWorker::Stop() {
   asio::post(io_, [this] {

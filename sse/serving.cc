@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <chrono>
 #include <memory>
 
 #include <boost/asio/socket_base.hpp>
@@ -117,6 +118,14 @@ void RefuseConnection(tcp::socket socket, std::string_view reason, int retry_aft
                       held->shutdown(tcp::socket::shutdown_both, ignored);
                       held->close(ignored);
                     });
+}
+
+void StopAndJoin(asio::io_context& io, std::thread& thread) {
+  if (!thread.joinable()) return;
+  io.stop();
+  thread.join();
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));
 }
 
 }  // namespace ringcast::sse

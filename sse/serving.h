@@ -10,8 +10,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "absl/status/statusor.h"
@@ -65,6 +67,14 @@ std::string EventStreamHead(absl::Span<const HttpSession::Header> extra);
 // request is read).
 void RefuseConnection(boost::asio::ip::tcp::socket socket, std::string_view reason,
                       int retry_after_seconds);
+
+// Stops `io`, joins `thread` (the thread running it), then runs `io` for up to 100 ms more on
+// the caller's thread so that completions the kernel still owes (the cancellation of a closed
+// acceptor's pending accept) are reaped before `io` is destroyed. NOTE: with Asio's io_uring
+// backend, destroying an io_context while such a cancellation is outstanding frees a socket's
+// service before the operation that refers to it (ASan: heap-use-after-free in
+// ~io_uring_service). Handlers that run here must tolerate a stopping worker.
+void StopAndJoin(boost::asio::io_context& io, std::thread& thread);
 
 // The value of the first `field` header, or "".
 std::string_view HeaderValue(const HttpSession::Request& request,
