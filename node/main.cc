@@ -3,20 +3,13 @@
 //
 // Ready line (one line on stdout, for operators and test launchers):
 //   ringcast-node ready node_id=<id> http=<host:port> grpc=<host:port> pid=<pid>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-
-#include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_split.h"
 #include "node/node.h"
+#include "sse/server_main.h"
 
 using ringcast::node::NodeOptions;
 
@@ -64,73 +57,57 @@ ABSL_FLAG(uint32_t, max_stream_lifetime_seconds, 0,
 ABSL_FLAG(uint32_t, max_producers_per_topic, kDefaults.max_producers_per_topic,
           "producer sequence marks kept per topic");
 ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000, "how long SIGTERM waits for streams to flush");
+ABSL_FLAG(int32_t, handoff_concurrency, kDefaults.handoff_concurrency,
+          "handoff transfers (one per target node) run at once");
+ABSL_FLAG(uint32_t, handoff_hold_ms, 5000,
+          "how long a handoff message naming a newer ring waits for it (then UNAVAILABLE "
+          "ring_behind)");
+ABSL_FLAG(uint32_t, handoff_tombstone_seconds, 60,
+          "how long a moved topic's tombstone names the new owner to late publishers");
+ABSL_FLAG(uint32_t, handoff_abandon_after_ms, 10000,
+          "how long a gained partition waits for its previous owner's transfer before its topics "
+          "start afresh (new epoch)");
+ABSL_FLAG(uint32_t, handoff_retry_ms, 100,
+          "retry: sent when a stream ends because its topic moved (how soon clients resume)");
 
 namespace {
 
-// Written by the SIGTERM/SIGINT handler (one byte: the signal number), read by main.
-int g_stop_pipe[2] = {-1, -1};
-
-void OnStopSignal(int signal_number) {
-  const auto byte = static_cast<unsigned char>(signal_number);
-  [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
-}
-
-// NOTE: Debian's abseil keeps IsSpecifiedOnCommandLine() private, so "given" means "differs
-// from its default": a flag set to its default value does not override the config file.
-template <typename T>
-bool Given(const absl::Flag<T>& flag) {
-  const absl::CommandLineFlag& handle = absl::GetFlagReflectionHandle(flag);
-  return handle.CurrentValue() != handle.DefaultValue();
-}
+using ringcast::sse::OverrideIfGiven;
+using ringcast::sse::OverrideListIfGiven;
+using ringcast::sse::OverrideMillisecondsIfGiven;
+using ringcast::sse::OverrideSecondsIfGiven;
 
 // Flags override the config file where given.
-NodeOptions ApplyFlags(NodeOptions o) {
-  if (Given(FLAGS_node_id)) o.node_id = absl::GetFlag(FLAGS_node_id);
-  if (Given(FLAGS_http_listen)) o.http_listen = absl::GetFlag(FLAGS_http_listen);
-  if (Given(FLAGS_grpc_listen)) o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  if (Given(FLAGS_ring_file)) o.ring_file = absl::GetFlag(FLAGS_ring_file);
-  if (Given(FLAGS_ring_source)) o.ring_source = absl::GetFlag(FLAGS_ring_source);
-  if (Given(FLAGS_ring_wait_ms)) {
-    o.ring_wait = absl::Milliseconds(absl::GetFlag(FLAGS_ring_wait_ms));
-  }
-  if (Given(FLAGS_state_dir)) o.state_dir = absl::GetFlag(FLAGS_state_dir);
-  if (Given(FLAGS_worker_threads)) o.worker_threads = absl::GetFlag(FLAGS_worker_threads);
-  if (Given(FLAGS_cors_allowed_origins)) {
-    o.cors_allowed_origins =
-        absl::StrSplit(absl::GetFlag(FLAGS_cors_allowed_origins), ',', absl::SkipEmpty());
-  }
-  if (Given(FLAGS_max_request_header_bytes)) {
-    o.max_request_header_bytes = absl::GetFlag(FLAGS_max_request_header_bytes);
-  }
-  if (Given(FLAGS_header_timeout_ms)) {
-    o.header_timeout = absl::Milliseconds(absl::GetFlag(FLAGS_header_timeout_ms));
-  }
-  if (Given(FLAGS_max_topic_bytes)) o.max_topic_bytes = absl::GetFlag(FLAGS_max_topic_bytes);
-  if (Given(FLAGS_max_event_bytes)) o.max_event_bytes = absl::GetFlag(FLAGS_max_event_bytes);
-  if (Given(FLAGS_max_batch_events)) o.max_batch_events = absl::GetFlag(FLAGS_max_batch_events);
-  if (Given(FLAGS_buffer_max_events)) o.buffer_max_events = absl::GetFlag(FLAGS_buffer_max_events);
-  if (Given(FLAGS_buffer_max_bytes)) o.buffer_max_bytes = absl::GetFlag(FLAGS_buffer_max_bytes);
-  if (Given(FLAGS_buffer_max_age_seconds)) {
-    o.buffer_max_age = absl::Seconds(absl::GetFlag(FLAGS_buffer_max_age_seconds));
-  }
-  if (Given(FLAGS_max_connections)) o.max_connections = absl::GetFlag(FLAGS_max_connections);
-  if (Given(FLAGS_max_queue_bytes_per_connection)) {
-    o.max_queue_bytes_per_connection = absl::GetFlag(FLAGS_max_queue_bytes_per_connection);
-  }
-  if (Given(FLAGS_heartbeat_interval_ms)) {
-    o.heartbeat_interval = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_interval_ms));
-  }
-  if (Given(FLAGS_retry_ms)) o.retry = absl::Milliseconds(absl::GetFlag(FLAGS_retry_ms));
-  if (Given(FLAGS_max_stream_lifetime_seconds)) {
-    o.max_stream_lifetime = absl::Seconds(absl::GetFlag(FLAGS_max_stream_lifetime_seconds));
-  }
-  if (Given(FLAGS_max_producers_per_topic)) {
-    o.max_producers_per_topic = absl::GetFlag(FLAGS_max_producers_per_topic);
-  }
-  if (Given(FLAGS_shutdown_grace_ms)) {
-    o.shutdown_grace = absl::Milliseconds(absl::GetFlag(FLAGS_shutdown_grace_ms));
-  }
-  return o;
+void ApplyFlags(NodeOptions& o) {
+  OverrideIfGiven(FLAGS_node_id, o.node_id);
+  OverrideIfGiven(FLAGS_http_listen, o.http_listen);
+  OverrideIfGiven(FLAGS_grpc_listen, o.grpc_listen);
+  OverrideIfGiven(FLAGS_ring_file, o.ring_file);
+  OverrideIfGiven(FLAGS_ring_source, o.ring_source);
+  OverrideMillisecondsIfGiven(FLAGS_ring_wait_ms, o.ring_wait);
+  OverrideIfGiven(FLAGS_state_dir, o.state_dir);
+  OverrideIfGiven(FLAGS_worker_threads, o.worker_threads);
+  OverrideListIfGiven(FLAGS_cors_allowed_origins, o.cors_allowed_origins);
+  OverrideIfGiven(FLAGS_max_request_header_bytes, o.max_request_header_bytes);
+  OverrideMillisecondsIfGiven(FLAGS_header_timeout_ms, o.header_timeout);
+  OverrideIfGiven(FLAGS_max_topic_bytes, o.max_topic_bytes);
+  OverrideIfGiven(FLAGS_max_event_bytes, o.max_event_bytes);
+  OverrideIfGiven(FLAGS_max_batch_events, o.max_batch_events);
+  OverrideIfGiven(FLAGS_buffer_max_events, o.buffer_max_events);
+  OverrideIfGiven(FLAGS_buffer_max_bytes, o.buffer_max_bytes);
+  OverrideSecondsIfGiven(FLAGS_buffer_max_age_seconds, o.buffer_max_age);
+  OverrideIfGiven(FLAGS_max_connections, o.max_connections);
+  OverrideIfGiven(FLAGS_max_queue_bytes_per_connection, o.max_queue_bytes_per_connection);
+  OverrideMillisecondsIfGiven(FLAGS_heartbeat_interval_ms, o.heartbeat_interval);
+  OverrideMillisecondsIfGiven(FLAGS_retry_ms, o.retry);
+  OverrideSecondsIfGiven(FLAGS_max_stream_lifetime_seconds, o.max_stream_lifetime);
+  OverrideIfGiven(FLAGS_max_producers_per_topic, o.max_producers_per_topic);
+  OverrideMillisecondsIfGiven(FLAGS_shutdown_grace_ms, o.shutdown_grace);
+  OverrideIfGiven(FLAGS_handoff_concurrency, o.handoff_concurrency);
+  OverrideMillisecondsIfGiven(FLAGS_handoff_hold_ms, o.handoff_hold);
+  OverrideSecondsIfGiven(FLAGS_handoff_tombstone_seconds, o.handoff_tombstone);
+  OverrideMillisecondsIfGiven(FLAGS_handoff_abandon_after_ms, o.handoff_abandon_after);
+  OverrideMillisecondsIfGiven(FLAGS_handoff_retry_ms, o.handoff_retry);
 }
 
 }  // namespace
@@ -140,12 +117,7 @@ int main(int argc, char** argv) {
       "ringcast-node: an SSE node. Subscribe at GET /v1/topics/{topic}/events; publish over "
       "gRPC ringcast.v1.Publisher.");
   absl::ParseCommandLine(argc, argv);
-#ifdef NDEBUG
-  // Debian builds abseil without NDEBUG, so its Mutex checks every lock order against a global
-  // graph (a tenth of the publish path's CPU). Optimised builds skip that; debug builds and the
-  // clang-tsa preset keep checking.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  ringcast::sse::SkipMutexDeadlockDetectionWhenOptimised();
 
   NodeOptions options;
   if (const std::string config = absl::GetFlag(FLAGS_config); !config.empty()) {
@@ -154,20 +126,12 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  options = ApplyFlags(std::move(options));
+  ApplyFlags(options);
 
-  // NOTE: a handler rather than a blocked mask and sigwait: a thread that a library starts
-  // before main (or with its own mask) could otherwise take SIGTERM with the default action.
-  if (pipe(g_stop_pipe) != 0) {
-    std::perror("ringcast-node: pipe");
+  if (absl::Status s = ringcast::sse::CatchStopSignals(); !s.ok()) {
+    std::cerr << "ringcast-node: " << s << "\n";
     return 1;
   }
-  struct sigaction on_stop = {};
-  on_stop.sa_handler = OnStopSignal;
-  sigemptyset(&on_stop.sa_mask);
-  sigaction(SIGTERM, &on_stop, nullptr);
-  sigaction(SIGINT, &on_stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::unique_ptr<ringcast::node::Node>> node =
       ringcast::node::Node::Start(options);
@@ -175,14 +139,11 @@ int main(int argc, char** argv) {
     std::cerr << "ringcast-node: " << node.status() << "\n";
     return 1;
   }
-  std::printf("ringcast-node ready node_id=%s http=%s grpc=%s pid=%d\n", options.node_id.c_str(),
-              (*node)->http_address().c_str(), (*node)->grpc_address().c_str(), getpid());
-  std::fflush(stdout);
+  ringcast::sse::PrintReadyLine("ringcast-node", "node_id", options.node_id,
+                                (*node)->http_address(), (*node)->grpc_address());
 
-  unsigned char received = 0;
-  while (read(g_stop_pipe[0], &received, 1) < 0 && errno == EINTR) {
-  }
-  std::fprintf(stderr, "ringcast-node: signal %d, shutting down\n", received);
+  const int received = ringcast::sse::WaitForStopSignal();
+  std::cerr << "ringcast-node: signal " << received << ", shutting down\n";
   (*node)->Shutdown();
   return 0;
 }

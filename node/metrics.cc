@@ -13,7 +13,7 @@ constexpr const char* kRejectionNames[] = {
     "header_too_large", "header_timeout", "malformed", "bad_topic", "bad_query",
     "http_version",     "method",         "not_found", "too_many_connections"};
 constexpr const char* kStreamEndNames[] = {"client_gone", "slow_consumer", "write_error",
-                                           "lifetime", "shutdown"};
+                                           "lifetime", "shutdown", "handoff"};
 static_assert(std::size(kRejectionNames) == static_cast<size_t>(HttpRejection::kCount));
 static_assert(std::size(kStreamEndNames) == static_cast<size_t>(StreamEnd::kCount));
 

@@ -34,7 +34,10 @@ enum class HttpRejection {
 };
 
 // Why a stream ended (label `cause` of ringcast_streams_closed_total).
-enum class StreamEnd { kClientGone, kSlowConsumer, kWriteError, kLifetime, kShutdown, kCount };
+// kHandoff: the topic moved to another node; the client resumes there.
+enum class StreamEnd {
+  kClientGone, kSlowConsumer, kWriteError, kLifetime, kShutdown, kHandoff, kCount
+};
 
 class NodeMetrics {
  public:
@@ -52,6 +55,9 @@ class NodeMetrics {
   void AddHeartbeats(double count) { heartbeats_.Increment(count); }
   void SetConnections(double value) { connections_.Set(value); }
   void SetStreams(double value) { streams_.Set(value); }
+
+  // Where other parts of the node (the handoff) register their metrics.
+  prometheus::Registry& registry() { return *registry_; }
 
   // The text exposition of every metric, with buffer gauges read from `stats` now.
   std::string Render(const BufferStats& stats);

@@ -82,24 +82,36 @@ absl::Status Node::StartServing() {
   // addresses are known; workers read it only after they start, and publishes before then find
   // no ring.
   ring_ = std::make_unique<RingHolder>(nullptr);
+  handoff_metrics_ = std::make_unique<HandoffMetrics>(metrics_.registry());
+  incoming_ = std::make_unique<IncomingPartitions>(options_.node_id, options_.handoff_abandon_after,
+                                                   *handoff_metrics_);
+  // NOTE: the source moves nothing before the workers exist: it holds no topic until they serve.
+  handoff_source_ = std::make_unique<HandoffSource>(
+      options_, *topics_, *ring_, *handoff_metrics_,
+      [this](const std::shared_ptr<Topic>& topic) { EndTopicStreams(topic); });
   if (!options_.ring_source.empty()) {
     if (absl::Status s = FollowRingSource(); !s.ok()) return s;
   }
   for (size_t i = 0; i < worker_count; ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, NodeContext{options_, *topics_, *ring_, metrics_, connections_, streams_}));
+        i, NodeContext{options_, *topics_, *ring_, metrics_, *incoming_, connections_, streams_}));
     absl::StatusOr<asio::ip::tcp::endpoint> bound = workers_.back()->Listen(*endpoint);
     if (!bound.ok()) return bound.status();
     *endpoint = *bound;
   }
   http_address_ = sse::FormatEndpoint(*endpoint);
 
-  publisher_ = std::make_unique<PublisherService>(options_, *topics_, *ring_, metrics_);
+  publisher_ = std::make_unique<PublisherService>(options_, *topics_, *ring_, *incoming_, metrics_,
+                                                  *handoff_metrics_);
+  handoff_target_ = std::make_unique<HandoffTarget>(
+      options_, *topics_, *ring_, *incoming_, *handoff_metrics_,
+      [this](const std::shared_ptr<Topic>& topic) { EndTopicStreams(topic); });
   int grpc_port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
   publisher_server_ = std::make_unique<PublisherServer>(*publisher_);
   publisher_server_->Register(builder);
+  builder.RegisterService(handoff_target_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || grpc_port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", options_.grpc_listen));
@@ -113,7 +125,10 @@ absl::Status Node::StartServing() {
   }
 
   for (auto& worker : workers_) worker->Start();
-  workers_.front()->RunEvery(absl::Seconds(1), [this] { topics_->Sweep(absl::Now()); });
+  workers_.front()->RunEvery(absl::Seconds(1), [this] {
+    topics_->Sweep(absl::Now());
+    incoming_->Expire(absl::Now());
+  });
   if (!options_.ring_source.empty()) {
     health_reporter_ =
         std::make_unique<HealthReporter>(options_.ring_source, [this] { return SampleHealth(); });
@@ -133,15 +148,32 @@ absl::Status Node::LoadStaticRing() {
     return absl::InvalidArgumentError(
         absl::StrCat("node_id '", options_.node_id, "' is not a member of the ring"));
   }
-  return ring_->Publish(std::make_shared<const Ring>(*std::move(ring)));
+  ApplyRing(std::make_shared<const Ring>(*std::move(ring)));
+  return absl::OkStatus();
+}
+
+void Node::ApplyRing(std::shared_ptr<const Ring> ring) {
+  absl::MutexLock lock(&apply_ring_mu_);
+  const std::shared_ptr<const Ring> previous = ring_->Load();
+  if (previous != nullptr && previous->version() >= ring->version()) return;
+  // Partitions gained start waiting for their history before anyone can route to them here.
+  incoming_->OnRing(previous.get(), *ring, absl::Now());
+  ring_->Publish(ring).IgnoreError();  // newer, checked above
+  handoff_source_->OnRing(previous.get(), *ring);
+}
+
+void Node::EndTopicStreams(const std::shared_ptr<Topic>& topic) {
+  for (auto& worker : workers_) worker->EndTopicStreams(topic);
 }
 
 absl::Status Node::FollowRingSource() {
   // NOTE: a node that is not (yet) a member is fine: it owns nothing and redirects every
   // subscriber and refuses every publish until the router adds it.
+  watched_ring_ = std::make_unique<RingHolder>(nullptr);
   ring_watcher_ = std::make_unique<client::RingWatcher>(
-      options_.ring_source, *ring_, client::RingWatcherOptions{},
+      options_.ring_source, *watched_ring_, client::RingWatcherOptions{},
       [this](const std::shared_ptr<const Ring>& ring) {
+        ApplyRing(ring);
         std::cerr << "ringcast-node: ring version " << ring->version() << " ("
                   << ring->members().size() << " members) from " << options_.ring_source
                   << (ring->FindMember(options_.node_id) == nullptr ? "; not a member" : "")
@@ -151,16 +183,21 @@ absl::Status Node::FollowRingSource() {
           std::cerr << "ringcast-node: " << s << "\n";
         }
       });
-  const absl::Status waited = ring_watcher_->WaitForRing(absl::Now() + options_.ring_wait);
-  if (waited.ok()) return absl::OkStatus();
+  const absl::Time deadline = absl::Now() + options_.ring_wait;
+  const absl::Status waited = ring_watcher_->WaitForRing(deadline);
+  if (waited.ok()) {
+    // The watcher's callback applies the ring right after the watcher stored it.
+    while (ring_->Load() == nullptr && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    if (ring_->Load() != nullptr) return absl::OkStatus();
+  }
   if (!options_.state_dir.empty()) {
     absl::StatusOr<Ring> saved = LoadSavedRing(options_.state_dir);
     if (saved.ok()) {
       std::cerr << "ringcast-node: " << waited.message() << "; starting from the saved ring "
                 << "version " << saved->version() << " and following " << options_.ring_source
                 << "\n";
-      // NOTE: fails harmlessly if the watcher got a (newer) ring meanwhile.
-      ring_->Publish(std::make_shared<const Ring>(*std::move(saved))).IgnoreError();
+      // NOTE: does nothing if the watcher got a (newer) ring meanwhile.
+      ApplyRing(std::make_shared<const Ring>(*std::move(saved)));
       return absl::OkStatus();
     }
   }
@@ -186,8 +223,11 @@ void Node::Deliver(size_t worker, const std::shared_ptr<Topic>& topic, uint64_t 
 void Node::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // Moves in flight stop first (a topic not yet activated elsewhere stays here).
+  handoff_source_.reset();
   if (health_reporter_ != nullptr) health_reporter_->ReportDraining();
   if (publisher_ != nullptr) publisher_->StartDraining();
+  if (handoff_target_ != nullptr) handoff_target_->StartDraining();
   for (auto& worker : workers_) worker->Stop();
   const absl::Time deadline = absl::Now() + options_.shutdown_grace;
   auto open_streams = [this] {

@@ -8,6 +8,9 @@
 // while the router is away) and reports its health to it. Shutdown() reports DRAINING, stops
 // accepting, refuses new publishes (UNAVAILABLE "draining"), ends every stream with a final
 // retry:, waits up to shutdown_grace for them to flush, and stops.
+// Ring changes move topics (docs/rebalancing.md): every ring goes through ApplyRing, which tells
+// the incoming partitions what to wait for before the ring becomes current, then lets the
+// handoff source move what this node no longer owns; the Handoff service takes what it gains.
 // Thread safety: Start/Shutdown from one controlling thread; the rest is internal.
 #pragma once
 
@@ -20,7 +23,11 @@
 
 #include "absl/status/statusor.h"
 #include "client/ring_watcher.h"
+#include "node/handoff_metrics.h"
+#include "node/handoff_source.h"
+#include "node/handoff_target.h"
 #include "node/health_reporter.h"
+#include "node/incoming_partitions.h"
 #include "node/metrics.h"
 #include "node/options.h"
 #include "node/publisher_server.h"
@@ -53,6 +60,10 @@ class Node final : public FanOut {
   absl::Status FollowRingSource();
   // The ring of a node without a ring source: the ring file's, or one of this node alone.
   absl::Status LoadStaticRing();
+  // Makes `ring` current (if newer), in the order the handoff needs (see the file comment).
+  void ApplyRing(std::shared_ptr<const Ring> ring);
+  // Ends `topic`'s streams on every worker.
+  void EndTopicStreams(const std::shared_ptr<Topic>& topic);
   // What the health reports say about this node (state aside).
   v1::NodeHealth SampleHealth() const;
 
@@ -62,10 +73,18 @@ class Node final : public FanOut {
   std::atomic<int64_t> streams_{0};
   std::unique_ptr<TopicRegistry> topics_;
   std::unique_ptr<RingHolder> ring_;
+  std::unique_ptr<HandoffMetrics> handoff_metrics_;
+  std::unique_ptr<IncomingPartitions> incoming_;
+  absl::Mutex apply_ring_mu_;  // orders ApplyRing calls
+  // With a ring source: the watcher's copy; each new one goes through ApplyRing into ring_.
+  std::unique_ptr<RingHolder> watched_ring_;
   // With a ring source: fills ring_ (declared after it, so it stops first).
   std::unique_ptr<client::RingWatcher> ring_watcher_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<PublisherService> publisher_;
+  std::unique_ptr<HandoffTarget> handoff_target_;
+  // Moves topics away; uses workers_ and topics_, so it is stopped first.
+  std::unique_ptr<HandoffSource> handoff_source_;
   // Declared before the server: its completion queue outlives the server.
   std::unique_ptr<PublisherServer> publisher_server_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,37 +1,14 @@
 // options.cc — reading a NodeConfig file into NodeOptions, and checking the result.
 #include "node/options.h"
 
-#include <fstream>
-#include <sstream>
-
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
-#include "absl/strings/str_cat.h"
 #include "ringcast/v1/config.pb.h"
+#include "sse/server_main.h"
 
 namespace ringcast::node {
 namespace {
 
-// Collects the text-format parser's errors into one message.
-class ErrorCollector final : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    absl::StrAppend(&errors_, errors_.empty() ? "" : "; ", "line ", line + 1, ":", column + 1,
-                    ": ", message);
-  }
-  const std::string& errors() const { return errors_; }
-
- private:
-  std::string errors_;
-};
-
 void ApplyLimits(const v1::NodeLimits& limits, NodeOptions& o) {
-  if (limits.has_max_request_header_bytes()) {
-    o.max_request_header_bytes = limits.max_request_header_bytes();
-  }
-  if (limits.has_header_timeout_ms()) o.header_timeout = absl::Milliseconds(limits.header_timeout_ms());
-  if (limits.has_max_topic_bytes()) o.max_topic_bytes = limits.max_topic_bytes();
+  sse::ApplyServingLimits(limits, o);
   if (limits.has_max_event_bytes()) o.max_event_bytes = limits.max_event_bytes();
   if (limits.has_max_batch_events()) o.max_batch_events = limits.max_batch_events();
   if (limits.has_buffer_max_events()) o.buffer_max_events = limits.buffer_max_events();
@@ -39,36 +16,25 @@ void ApplyLimits(const v1::NodeLimits& limits, NodeOptions& o) {
   if (limits.has_buffer_max_age_seconds()) {
     o.buffer_max_age = absl::Seconds(limits.buffer_max_age_seconds());
   }
-  if (limits.has_max_connections()) o.max_connections = limits.max_connections();
-  if (limits.has_max_queue_bytes_per_connection()) {
-    o.max_queue_bytes_per_connection = limits.max_queue_bytes_per_connection();
-  }
-  if (limits.has_heartbeat_interval_ms()) {
-    o.heartbeat_interval = absl::Milliseconds(limits.heartbeat_interval_ms());
-  }
-  if (limits.has_retry_ms()) o.retry = absl::Milliseconds(limits.retry_ms());
-  if (limits.has_max_stream_lifetime_seconds()) {
-    o.max_stream_lifetime = absl::Seconds(limits.max_stream_lifetime_seconds());
-  }
   if (limits.has_max_producers_per_topic()) {
     o.max_producers_per_topic = limits.max_producers_per_topic();
   }
+  if (limits.has_handoff_concurrency()) o.handoff_concurrency = limits.handoff_concurrency();
+  if (limits.has_handoff_hold_ms()) o.handoff_hold = absl::Milliseconds(limits.handoff_hold_ms());
+  if (limits.has_handoff_tombstone_seconds()) {
+    o.handoff_tombstone = absl::Seconds(limits.handoff_tombstone_seconds());
+  }
+  if (limits.has_handoff_abandon_after_ms()) {
+    o.handoff_abandon_after = absl::Milliseconds(limits.handoff_abandon_after_ms());
+  }
+  if (limits.has_handoff_retry_ms()) o.handoff_retry = absl::Milliseconds(limits.handoff_retry_ms());
 }
 
 }  // namespace
 
 absl::Status ApplyConfigFile(const std::string& path, NodeOptions& options) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
   v1::NodeConfig config;
-  google::protobuf::TextFormat::Parser parser;
-  ErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text.str(), &config)) {
-    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", errors.errors()));
-  }
+  if (absl::Status s = sse::ReadConfigFile(path, config); !s.ok()) return s;
   if (!config.node_id().empty()) options.node_id = config.node_id();
   if (!config.http_listen().empty()) options.http_listen = config.http_listen();
   if (!config.grpc_listen().empty()) options.grpc_listen = config.grpc_listen();
@@ -76,6 +42,10 @@ absl::Status ApplyConfigFile(const std::string& path, NodeOptions& options) {
   if (!config.ring_file().empty()) options.ring_file = config.ring_file();
   if (!config.ring_source().empty()) options.ring_source = config.ring_source();
   if (!config.state_dir().empty()) options.state_dir = config.state_dir();
+  if (config.has_ring_wait_ms()) options.ring_wait = absl::Milliseconds(config.ring_wait_ms());
+  if (config.has_shutdown_grace_ms()) {
+    options.shutdown_grace = absl::Milliseconds(config.shutdown_grace_ms());
+  }
   if (config.worker_threads() != 0) options.worker_threads = static_cast<int>(config.worker_threads());
   if (config.cors_allowed_origins_size() > 0) {
     options.cors_allowed_origins.assign(config.cors_allowed_origins().begin(),
@@ -107,6 +77,7 @@ absl::Status Validate(const NodeOptions& o) {
     return invalid("ring_file and ring_source exclude each other: give at most one");
   }
   if (o.ring_wait <= absl::ZeroDuration()) return invalid("ring_wait_ms must be > 0");
+  if (o.handoff_concurrency < 1) return invalid("handoff_concurrency must be >= 1");
   return absl::OkStatus();
 }
 

@@ -63,6 +63,21 @@ struct NodeOptions {
   // Producers whose sequence high-water marks are kept per topic; more are forgotten (oldest
   // first), after which their retries are no longer recognised as duplicates.
   size_t max_producers_per_topic = 1024;
+  // Handoffs (docs/rebalancing.md). Transfers (one per target node) run at once; more finish a
+  // rebalance sooner but take more CPU and bandwidth from serving.
+  int handoff_concurrency = 4;
+  // How long a target waits for a newer ring a source's message names before answering
+  // UNAVAILABLE (`ring_behind`).
+  absl::Duration handoff_hold = absl::Seconds(5);
+  // How long a moved topic's tombstone answers late publishers with the new owner.
+  absl::Duration handoff_tombstone = absl::Seconds(60);
+  // How long a gained partition waits for its previous owner's transfer (without any transfer
+  // activity) before its topics start afresh with a new epoch. Longer rides out a slow source;
+  // shorter gets a dead source's topics serving sooner (their history is lost either way).
+  absl::Duration handoff_abandon_after = absl::Seconds(10);
+  // The retry: sent when a stream ends because its topic moved: how soon clients resume at the
+  // new owner.
+  absl::Duration handoff_retry = absl::Milliseconds(100);
   // How long SIGTERM waits for streams to flush their final retry: before exiting.
   absl::Duration shutdown_grace = absl::Seconds(5);
 };

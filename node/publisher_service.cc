@@ -50,8 +50,14 @@ bool IsProducerIdByte(char c) {
 }  // namespace
 
 PublisherService::PublisherService(const NodeOptions& options, TopicRegistry& topics,
-                                   RingHolder& ring, NodeMetrics& metrics)
-    : options_(options), topics_(topics), ring_(ring), metrics_(metrics) {}
+                                   RingHolder& ring, IncomingPartitions& incoming,
+                                   NodeMetrics& metrics, HandoffMetrics& handoff_metrics)
+    : options_(options),
+      topics_(topics),
+      ring_(ring),
+      incoming_(incoming),
+      metrics_(metrics),
+      handoff_metrics_(handoff_metrics) {}
 
 std::optional<v1::RpcStatus> PublisherService::Validate(const v1::PublishRequest& request) const {
   if (absl::Status s = sse::ValidateTopic(request.topic(), options_.max_topic_bytes); !s.ok()) {
@@ -85,6 +91,37 @@ std::optional<v1::RpcStatus> PublisherService::Validate(const v1::PublishRequest
   return std::nullopt;
 }
 
+v1::RpcStatus PublisherService::HandoffHold(const std::string& topic) {
+  handoff_metrics_.CountPublishRefused();
+  v1::RpcStatus status = Error(
+      grpc::StatusCode::UNAVAILABLE,
+      absl::StrCat("topic '", topic, "' is being handed off between nodes; retry shortly"));
+  v1::RetryInfo retry;
+  retry.set_reason("handoff_hold");
+  retry.mutable_retry_delay()->set_nanos(20'000'000);
+  status.add_details()->PackFrom(retry);
+  return status;
+}
+
+v1::RpcStatus PublisherService::WrongOwner(const Ring& ring, const std::string& topic,
+                                           uint32_t partition) {
+  const Member& owner = ring.OwnerOf(partition);
+  v1::RpcStatus status =
+      Error(grpc::StatusCode::FAILED_PRECONDITION,
+            absl::StrCat("topic '", topic, "' is owned by node ", owner.id,
+                         " under ring version ", ring.version()));
+  v1::WrongOwner wrong_owner;
+  wrong_owner.set_ring_version(ring.version());
+  wrong_owner.set_topic(topic);
+  wrong_owner.set_partition(partition);
+  wrong_owner.mutable_owner()->set_id(owner.id);
+  wrong_owner.mutable_owner()->set_weight(owner.weight);
+  wrong_owner.mutable_owner()->set_http_address(owner.http_address);
+  wrong_owner.mutable_owner()->set_grpc_address(owner.grpc_address);
+  status.add_details()->PackFrom(wrong_owner);
+  return status;
+}
+
 std::optional<v1::RpcStatus> PublisherService::Draining() const {
   if (!draining_.load(std::memory_order_relaxed)) return std::nullopt;
   v1::RpcStatus status = Error(grpc::StatusCode::UNAVAILABLE, "node is shutting down");
@@ -104,26 +141,24 @@ std::variant<v1::PublishResponse, v1::RpcStatus> PublisherService::Handle(
     const std::shared_ptr<const Ring> ring = ring_.Load();
     const uint32_t partition = ring->PartitionOf(request.topic());
     const Member& owner = ring->OwnerOf(partition);
-    if (owner.id != options_.node_id) {
-      v1::RpcStatus status =
-          Error(grpc::StatusCode::FAILED_PRECONDITION,
-                absl::StrCat("topic '", request.topic(), "' is owned by node ", owner.id,
-                             " under ring version ", ring->version()));
-      v1::WrongOwner wrong_owner;
-      wrong_owner.set_ring_version(ring->version());
-      wrong_owner.set_topic(request.topic());
-      wrong_owner.set_partition(partition);
-      wrong_owner.mutable_owner()->set_id(owner.id);
-      wrong_owner.mutable_owner()->set_weight(owner.weight);
-      wrong_owner.mutable_owner()->set_http_address(owner.http_address);
-      wrong_owner.mutable_owner()->set_grpc_address(owner.grpc_address);
-      status.add_details()->PackFrom(wrong_owner);
-      return status;
+    const bool owned = owner.id == options_.node_id;
+    const absl::Time now = absl::Now();
+    if (owned && !incoming_.MayCreate(request.topic(), partition, now) &&
+        topics_.Find(request.topic()) == nullptr) {
+      return HandoffHold(request.topic());
     }
-    const AppendResult appended = topics_.Append(
+    // A topic this node no longer owns still takes appends while it holds it (until the move
+    // seals it); otherwise the owner is named.
+    absl::StatusOr<AppendResult> result = topics_.Append(
         request.topic(),
         AppendRequest{request.type(), request.data(), request.producer_id(), request.sequence()},
-        absl::Now());
+        now, /*create=*/owned);
+    if (absl::IsUnavailable(result.status()) ||
+        (owned && absl::IsFailedPrecondition(result.status()))) {
+      return HandoffHold(request.topic());
+    }
+    if (!result.ok()) return WrongOwner(*ring, request.topic(), partition);
+    const AppendResult& appended = *result;
     if (appended.expected_sequence != 0) {
       v1::RpcStatus status = Error(
           grpc::StatusCode::OUT_OF_RANGE,

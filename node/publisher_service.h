@@ -11,6 +11,8 @@
 #include <optional>
 #include <variant>
 
+#include "node/handoff_metrics.h"
+#include "node/incoming_partitions.h"
 #include "node/metrics.h"
 #include "node/options.h"
 #include "node/topic.h"
@@ -23,7 +25,8 @@ namespace ringcast::node {
 class PublisherService {
  public:
   PublisherService(const NodeOptions& options, TopicRegistry& topics, RingHolder& ring,
-                   NodeMetrics& metrics);
+                   IncomingPartitions& incoming, NodeMetrics& metrics,
+                   HandoffMetrics& handoff_metrics);
 
   // After this, requests are answered UNAVAILABLE ("draining").
   void StartDraining() { draining_.store(true, std::memory_order_relaxed); }
@@ -42,11 +45,17 @@ class PublisherService {
  private:
   std::optional<v1::RpcStatus> Validate(const v1::PublishRequest& request) const;
   std::optional<v1::RpcStatus> Draining() const;
+  // UNAVAILABLE `handoff_hold`: the topic is between owners (docs/rebalancing.md).
+  v1::RpcStatus HandoffHold(const std::string& topic);
+  // FAILED_PRECONDITION with WrongOwner naming the topic's owner under `ring`.
+  static v1::RpcStatus WrongOwner(const Ring& ring, const std::string& topic, uint32_t partition);
 
   const NodeOptions& options_;
   TopicRegistry& topics_;
   RingHolder& ring_;
+  IncomingPartitions& incoming_;
   NodeMetrics& metrics_;
+  HandoffMetrics& handoff_metrics_;
   std::atomic<bool> draining_{false};
 };
 

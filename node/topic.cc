@@ -8,6 +8,9 @@
 //   E == epoch, O >= next       reset "future", replay everything held
 //   E != epoch                  reset "epoch", replay everything held
 //   not an id                   reset "malformed", replay everything held
+// A kIncoming topic (a handoff's target copy, still catching up with its source) takes a resume
+// point of its own epoch beyond what it holds without a reset: the subscriber waits for the
+// copy to reach it.
 #include "node/topic.h"
 
 #include <algorithm>
@@ -25,7 +28,7 @@ absl::string_view AsAbsl(std::string_view text) { return {text.data(), text.size
 }  // namespace
 
 Topic::Topic(std::string name, uint64_t epoch, const BufferLimits& limits, size_t worker_count,
-             BufferStats* stats, FanOut* fan_out)
+             BufferStats* stats, FanOut* fan_out, const HandoffSnapshot* incoming)
     : name_(std::move(name)),
       limits_(limits),
       stats_(stats),
@@ -33,6 +36,13 @@ Topic::Topic(std::string name, uint64_t epoch, const BufferLimits& limits, size_
       epoch_(epoch),
       subscribers_per_worker_(worker_count, 0) {
   stats_->topics.fetch_add(1, std::memory_order_relaxed);
+  if (incoming == nullptr) return;
+  absl::MutexLock lock(&mu_);
+  handoff_state_ = HandoffState::kIncoming;
+  next_offset_ = incoming->first_offset;
+  for (const ProducerMarkCopy& mark : incoming->producers) {
+    RememberProducer(mark.producer_id, mark.sequence, mark.id);
+  }
 }
 
 Topic::~Topic() {
@@ -44,24 +54,129 @@ Topic::~Topic() {
 absl::StatusOr<AppendResult> Topic::Append(const AppendRequest& request, absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (freed_) return absl::AbortedError("topic was freed");
+  switch (handoff_state_) {
+    case HandoffState::kOwned:
+    case HandoffState::kCopying:
+      break;
+    case HandoffState::kSealed:
+    case HandoffState::kIncoming:
+      return absl::UnavailableError("topic is being handed off between nodes");
+    case HandoffState::kMoved:
+      return absl::FailedPreconditionError("topic moved to another node");
+  }
   if (std::optional<AppendResult> refused = CheckProducer(request)) return *refused;
 
   const sse::EventId id{epoch_, next_offset_++};
   sse::Frame frame = sse::MakeFrame(sse::EncodeEvent(id, request.type, request.data));
+  StoreAndFanOut(id.offset, now, frame, now);
+  if (!request.producer_id.empty()) RememberProducer(request.producer_id, request.sequence, id);
+  if (tail_ != nullptr) tail_->OnAppended(shared_from_this(), {id.offset, now, std::move(frame)});
+  return AppendResult{id, false};
+}
+
+void Topic::StoreAndFanOut(uint64_t offset, absl::Time published, sse::Frame frame,
+                           absl::Time now) {
   buffer_bytes_ += frame->size();
   stats_->events.fetch_add(1, std::memory_order_relaxed);
   stats_->bytes.fetch_add(static_cast<int64_t>(frame->size()), std::memory_order_relaxed);
-  buffer_.push_back({id.offset, now, frame});
+  buffer_.push_back({offset, published, frame});
   EvictOverLimits(now);
-  if (!request.producer_id.empty()) RememberProducer(request.producer_id, request.sequence, id);
-
-  if (subscribers_ > 0) {
-    const std::shared_ptr<Topic> self = shared_from_this();
-    for (size_t worker = 0; worker < subscribers_per_worker_.size(); ++worker) {
-      if (subscribers_per_worker_[worker] > 0) fan_out_->Deliver(worker, self, id.offset, frame);
-    }
+  if (subscribers_ == 0) return;
+  const std::shared_ptr<Topic> self = shared_from_this();
+  for (size_t worker = 0; worker < subscribers_per_worker_.size(); ++worker) {
+    if (subscribers_per_worker_[worker] > 0) fan_out_->Deliver(worker, self, offset, frame);
   }
-  return AppendResult{id, false};
+}
+
+HandoffState Topic::handoff_state() const {
+  absl::MutexLock lock(&mu_);
+  return handoff_state_;
+}
+
+uint64_t Topic::next_offset() const {
+  absl::MutexLock lock(&mu_);
+  return next_offset_;
+}
+
+std::vector<ProducerMarkCopy> Topic::CopyProducers() const {
+  std::vector<ProducerMarkCopy> marks;
+  marks.reserve(producer_order_.size());
+  for (const std::string& producer : producer_order_) {
+    const ProducerMark& mark = producers_.at(producer);
+    marks.push_back({producer, mark.sequence, mark.id});
+  }
+  return marks;
+}
+
+absl::StatusOr<HandoffSnapshot> Topic::BeginHandoff(HandoffTail* tail) {
+  absl::MutexLock lock(&mu_);
+  if (freed_) return absl::AbortedError("topic was freed");
+  if (handoff_state_ != HandoffState::kOwned) {
+    return absl::FailedPreconditionError("topic is already in a handoff");
+  }
+  handoff_state_ = HandoffState::kCopying;
+  tail_ = tail;
+  HandoffSnapshot snapshot{epoch_, OldestOffset(), next_offset_, {}, CopyProducers()};
+  snapshot.events.reserve(buffer_.size());
+  for (const BufferedEvent& event : buffer_) {
+    snapshot.events.push_back({event.offset, event.published, event.frame});
+  }
+  return snapshot;
+}
+
+HandoffSeal Topic::Seal(const std::function<void(const HandoffSeal&)>& on_sealed) {
+  absl::MutexLock lock(&mu_);
+  handoff_state_ = HandoffState::kSealed;
+  tail_ = nullptr;
+  HandoffSeal seal{next_offset_ - 1, CopyProducers()};
+  on_sealed(seal);
+  return seal;
+}
+
+void Topic::MarkMoved() {
+  absl::MutexLock lock(&mu_);
+  handoff_state_ = HandoffState::kMoved;
+  // The target holds the history now; a tombstone needs none of it.
+  while (!buffer_.empty()) PopOldest();
+}
+
+void Topic::CancelHandoff() {
+  absl::MutexLock lock(&mu_);
+  if (handoff_state_ != HandoffState::kCopying && handoff_state_ != HandoffState::kSealed) return;
+  handoff_state_ = HandoffState::kOwned;
+  tail_ = nullptr;
+}
+
+absl::Status Topic::AppendCopied(const CopiedEvent& event) {
+  absl::MutexLock lock(&mu_);
+  if (handoff_state_ != HandoffState::kIncoming) {
+    return absl::FailedPreconditionError("topic is not receiving a handoff");
+  }
+  if (event.offset != next_offset_) {
+    return absl::OutOfRangeError(absl::StrCat("expected offset ", next_offset_, ", got ",
+                                              event.offset));
+  }
+  ++next_offset_;
+  StoreAndFanOut(event.offset, event.published, event.frame, absl::Now());
+  return absl::OkStatus();
+}
+
+absl::Status Topic::Activate(const HandoffSeal& seal) {
+  absl::MutexLock lock(&mu_);
+  if (handoff_state_ != HandoffState::kIncoming) {
+    return absl::FailedPreconditionError("topic is not receiving a handoff");
+  }
+  if (seal.last_offset + 1 != next_offset_) {
+    return absl::OutOfRangeError(absl::StrCat("sealed at offset ", seal.last_offset,
+                                              " but holds through ", next_offset_ - 1));
+  }
+  producers_.clear();
+  producer_order_.clear();
+  for (const ProducerMarkCopy& mark : seal.producers) {
+    RememberProducer(mark.producer_id, mark.sequence, mark.id);
+  }
+  handoff_state_ = HandoffState::kOwned;
+  return absl::OkStatus();
 }
 
 std::optional<AppendResult> Topic::CheckProducer(const AppendRequest& request) const {
@@ -125,6 +240,9 @@ uint64_t Topic::OldestOffset() const {
 absl::StatusOr<Attachment> Topic::Attach(size_t worker, const std::optional<std::string>& resume) {
   absl::MutexLock lock(&mu_);
   if (freed_) return absl::AbortedError("topic was freed");
+  if (handoff_state_ == HandoffState::kMoved) {
+    return absl::FailedPreconditionError("topic moved to another node");
+  }
   ++subscribers_per_worker_[worker];
   ++subscribers_;
 
@@ -140,6 +258,9 @@ absl::StatusOr<Attachment> Topic::Attach(size_t worker, const std::optional<std:
     attachment.reset = sse::ResetReason::kMalformed;
   } else if (point->epoch != epoch_) {
     attachment.reset = sse::ResetReason::kEpoch;
+  } else if (point->offset >= next_offset_ && handoff_state_ == HandoffState::kIncoming) {
+    attachment.last_offset = point->offset;  // the copy has not reached it yet: wait for it
+    return attachment;
   } else if (point->offset >= next_offset_) {
     attachment.reset = sse::ResetReason::kFuture;
   } else if (point->offset + 1 < oldest) {
@@ -163,6 +284,8 @@ void Topic::Detach(size_t worker) {
 bool Topic::SweepAndMaybeFree(absl::Time now) {
   absl::MutexLock lock(&mu_);
   EvictOverLimits(now);
+  // Topics in a handoff belong to it; it forgets them itself.
+  if (handoff_state_ != HandoffState::kOwned) return false;
   if (subscribers_ == 0 && buffer_.empty()) freed_ = true;
   return freed_;
 }
@@ -182,8 +305,12 @@ uint64_t TopicRegistry::NextEpoch() {
   return next;
 }
 
+TopicRegistry::Shard& TopicRegistry::ShardOf(std::string_view name) {
+  return shards_[absl::HashOf(AsAbsl(name)) % kShards];
+}
+
 std::shared_ptr<Topic> TopicRegistry::GetOrCreate(std::string_view name) {
-  Shard& shard = shards_[absl::HashOf(AsAbsl(name)) % kShards];
+  Shard& shard = ShardOf(name);
   absl::MutexLock lock(&shard.mu);
   auto [it, inserted] = shard.topics.try_emplace(AsAbsl(name));
   if (inserted) {
@@ -193,22 +320,63 @@ std::shared_ptr<Topic> TopicRegistry::GetOrCreate(std::string_view name) {
   return it->second;
 }
 
-AppendResult TopicRegistry::Append(std::string_view topic, const AppendRequest& request,
-                                   absl::Time now) {
+absl::StatusOr<AppendResult> TopicRegistry::Append(std::string_view topic,
+                                                   const AppendRequest& request, absl::Time now,
+                                                   bool create) {
   while (true) {
+    std::shared_ptr<Topic> found = create ? GetOrCreate(topic) : Find(topic);
+    if (found == nullptr) return absl::NotFoundError("no such topic here");
     // A topic freed between lookup and append refuses (ABORTED); the next lookup makes a new one.
-    absl::StatusOr<AppendResult> result = GetOrCreate(topic)->Append(request, now);
-    if (result.ok()) return *result;
+    absl::StatusOr<AppendResult> result = found->Append(request, now);
+    if (!absl::IsAborted(result.status())) return result;
   }
 }
 
-std::pair<std::shared_ptr<Topic>, Attachment> TopicRegistry::Attach(
+absl::StatusOr<std::pair<std::shared_ptr<Topic>, Attachment>> TopicRegistry::Attach(
     std::string_view topic, size_t worker, const std::optional<std::string>& resume) {
   while (true) {
     std::shared_ptr<Topic> found = GetOrCreate(topic);
     absl::StatusOr<Attachment> attachment = found->Attach(worker, resume);
-    if (attachment.ok()) return {std::move(found), *std::move(attachment)};
+    if (attachment.ok()) return std::make_pair(std::move(found), *std::move(attachment));
+    if (!absl::IsAborted(attachment.status())) return attachment.status();
   }
+}
+
+std::shared_ptr<Topic> TopicRegistry::Find(std::string_view topic) const {
+  const Shard& shard = shards_[absl::HashOf(AsAbsl(topic)) % kShards];
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.topics.find(AsAbsl(topic));
+  return it == shard.topics.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Topic>> TopicRegistry::All() const {
+  std::vector<std::shared_ptr<Topic>> all;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [name, topic] : shard.topics) all.push_back(topic);
+  }
+  return all;
+}
+
+absl::StatusOr<std::shared_ptr<Topic>> TopicRegistry::CreateIncoming(
+    std::string_view topic, const HandoffSnapshot& snapshot) {
+  Shard& shard = ShardOf(topic);
+  absl::MutexLock lock(&shard.mu);
+  std::shared_ptr<Topic>& slot = shard.topics[AsAbsl(topic)];
+  if (slot != nullptr && slot->handoff_state() != HandoffState::kMoved) {
+    return absl::AlreadyExistsError(absl::StrCat("topic '", std::string(topic),
+                                                 "' is already held here"));
+  }
+  slot = std::make_shared<Topic>(std::string(topic), snapshot.epoch, limits_, worker_count_,
+                                 &stats_, fan_out_, &snapshot);
+  return slot;
+}
+
+void TopicRegistry::Forget(const std::shared_ptr<Topic>& topic) {
+  Shard& shard = ShardOf(topic->name());
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.topics.find(AsAbsl(topic->name()));
+  if (it != shard.topics.end() && it->second == topic) shard.topics.erase(it);
 }
 
 void TopicRegistry::Sweep(absl::Time now) {

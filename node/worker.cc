@@ -3,7 +3,6 @@
 #include "node/worker.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/socket_base.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,13 +15,21 @@ namespace ringcast::node {
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
-// Heartbeats go out after this many idle ticks; a tick is heartbeat_interval / kTicksPerBeat,
-// so an idle stream hears from the server every interval to interval * 4/3.
-constexpr int kTicksPerBeat = 3;
+sse::ServingWorker::Options ServingOptionsOf(const NodeOptions& o) {
+  return {.max_connections = o.max_connections,
+          .refusal_reason = "node is at max_connections; retry",
+          .refusal_retry_after_seconds = 1,
+          .session_limits = {o.max_request_header_bytes, o.header_timeout},
+          .max_topic_bytes = o.max_topic_bytes,
+          .cors_allowed_origins = o.cors_allowed_origins,
+          .not_found_body = "no such path; subscribe at /v1/topics/{topic}/events\n",
+          .serves_multi_topic = false,
+          .heartbeat_interval = o.heartbeat_interval,
+          .max_stream_lifetime = o.max_stream_lifetime};
+}
 
 StreamEnd StreamEndOf(sse::SseStream::CloseReason reason) {
   switch (reason) {
@@ -38,40 +45,25 @@ StreamEnd StreamEndOf(sse::SseStream::CloseReason reason) {
 }  // namespace
 
 Worker::Worker(size_t index, NodeContext context)
-    : index_(index),
+    : sse::ServingWorker(ServingOptionsOf(context.options), context.connections),
+      index_(index),
       context_(context),
       retry_frame_(sse::MakeFrame(sse::EncodeRetry(
           static_cast<uint32_t>(absl::ToInt64Milliseconds(context.options.retry))))),
       open_frame_(sse::MakeFrame(sse::EncodeComment("ringcast stream open"))),
-      heartbeat_frame_(sse::MakeFrame(sse::EncodeComment("heartbeat"))) {}
+      handoff_retry_frame_(sse::MakeFrame(sse::EncodeRetry(
+          static_cast<uint32_t>(absl::ToInt64Milliseconds(context.options.handoff_retry))))) {}
 
 Worker::~Worker() { Join(); }
 
-absl::StatusOr<tcp::endpoint> Worker::Listen(const tcp::endpoint& endpoint) {
-  return sse::ListenReusePort(acceptor_, endpoint);
-}
-
-void Worker::Start() {
-  DoAccept();
-  ScheduleTick();
-  thread_ = std::thread([this] { io_.run(); });
-}
-
-void Worker::Join() { sse::StopAndJoin(io_, thread_); }
-
-void Worker::Stop() {
-  asio::post(io_, [this] {
-    stopping_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    std::vector<Subscriber*> all;
-    for (auto& [stream, subscriber] : subscribers_) all.push_back(subscriber.get());
-    for (Subscriber* subscriber : all) EndStream(*subscriber, StreamEnd::kShutdown);
-  });
+void Worker::OnStop() {
+  std::vector<Subscriber*> all;
+  for (auto& [stream, subscriber] : subscribers_) all.push_back(subscriber.get());
+  for (Subscriber* subscriber : all) EndStream(*subscriber, StreamEnd::kShutdown);
 }
 
 void Worker::RunEvery(absl::Duration period, std::function<void()> task) {
-  asio::post(io_, [this, period, task = std::move(task)]() mutable {
+  asio::post(io(), [this, period, task = std::move(task)]() mutable {
     periodic_period_ = period;
     periodic_task_ = std::move(task);
     SchedulePeriodic();
@@ -87,49 +79,21 @@ void Worker::SchedulePeriodic() {
   });
 }
 
-void Worker::DoAccept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_) return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      if (context_.connections.load(std::memory_order_relaxed) >=
-          static_cast<int64_t>(context_.options.max_connections)) {
-        RefuseConnection(std::move(socket));
-      } else {
-        auto slot = std::make_shared<sse::ConnectionSlot>(context_.connections);
-        std::make_shared<sse::HttpSession>(
-            std::move(socket),
-            sse::HttpSession::Limits{context_.options.max_request_header_bytes,
-                                     context_.options.header_timeout},
-            this, std::move(slot))
-            ->Start();
-      }
-    }
-    DoAccept();
-  });
-}
-
-void Worker::RefuseConnection(tcp::socket socket) {
+void Worker::OnConnectionRefused() {
   context_.metrics.CountRejection(HttpRejection::kTooManyConnections);
   context_.metrics.CountHttpResponse(503);
-  sse::RefuseConnection(std::move(socket), "node is at max_connections; retry", 1);
 }
 
-void Worker::OnRejected(sse::HttpSession::Rejection rejection) {
-  switch (rejection) {
-    case sse::HttpSession::Rejection::kHeaderTooLarge:
-      context_.metrics.CountRejection(HttpRejection::kHeaderTooLarge);
-      context_.metrics.CountHttpResponse(431);
-      break;
-    case sse::HttpSession::Rejection::kHeaderTimeout:
-      context_.metrics.CountRejection(HttpRejection::kHeaderTimeout);
-      break;
-    case sse::HttpSession::Rejection::kMalformed:
-      context_.metrics.CountRejection(HttpRejection::kMalformed);
-      context_.metrics.CountHttpResponse(400);
-      break;
-  }
+void Worker::CountRefusal(Refusal refusal) {
+  // The reason label of each Refusal, in Refusal's order.
+  static constexpr HttpRejection kRejectionOf[] = {
+      HttpRejection::kHeaderTooLarge, HttpRejection::kHeaderTimeout, HttpRejection::kMalformed,
+      HttpRejection::kBadTopic,       HttpRejection::kNotFound,      HttpRejection::kMethod,
+      HttpRejection::kHttpVersion};
+  context_.metrics.CountRejection(kRejectionOf[static_cast<int>(refusal)]);
+  // The session answered these itself, not through Respond().
+  if (refusal == Refusal::kHeaderTooLarge) context_.metrics.CountHttpResponse(431);
+  if (refusal == Refusal::kMalformed) context_.metrics.CountHttpResponse(400);
 }
 
 std::vector<sse::HttpSession::Header> Worker::CorsHeaders(
@@ -138,93 +102,62 @@ std::vector<sse::HttpSession::Header> Worker::CorsHeaders(
 }
 
 void Worker::Respond(const std::shared_ptr<sse::HttpSession>& session, http::status status,
-                     std::string body, std::vector<sse::HttpSession::Header> headers) {
+                     std::string body, Headers headers) {
   context_.metrics.CountHttpResponse(static_cast<int>(status));
   session->Respond(status, std::move(body), std::move(headers));
 }
 
-void Worker::Reject(const std::shared_ptr<sse::HttpSession>& session, HttpRejection rejection,
-                    http::status status, std::string body,
-                    std::vector<sse::HttpSession::Header> headers) {
-  context_.metrics.CountRejection(rejection);
-  Respond(session, status, std::move(body), std::move(headers));
+void Worker::ServeMetrics(const std::shared_ptr<sse::HttpSession>& session) {
+  context_.metrics.SetConnections(
+      static_cast<double>(context_.connections.load(std::memory_order_relaxed)));
+  context_.metrics.SetStreams(static_cast<double>(context_.streams.load(std::memory_order_relaxed)));
+  Respond(session, http::status::ok, context_.metrics.Render(context_.topics.stats()),
+          {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
 }
 
-void Worker::OnRequest(const std::shared_ptr<sse::HttpSession>& session,
-                       sse::HttpSession::Request request) {
-  std::vector<sse::HttpSession::Header> cors = CorsHeaders(request);
-  const std::string_view raw_target(request.target().data(), request.target().size());
-  absl::StatusOr<sse::Target> target =
-      sse::ParseTarget(raw_target, context_.options.max_topic_bytes);
-  if (!target.ok()) {
-    Reject(session, HttpRejection::kBadTopic, http::status::bad_request,
-           std::string(target.status().message()) + "\n", std::move(cors));
-    return;
-  }
-  if (target->kind == sse::TargetKind::kUnknown || target->kind == sse::TargetKind::kMultiEvents) {
-    Reject(session, HttpRejection::kNotFound, http::status::not_found,
-           target->kind == sse::TargetKind::kMultiEvents
-               ? "multi-topic streams are served by routers\n"
-               : "no such path; subscribe at /v1/topics/{topic}/events\n",
-           std::move(cors));
-    return;
-  }
-  if (request.method() == http::verb::options && !cors.empty()) {
-    Respond(session, http::status::no_content, "", sse::PreflightHeaders(std::move(cors)));
-    return;
-  }
-  if (request.method() != http::verb::get) {
-    cors.push_back({"Allow", "GET"});
-    Reject(session, HttpRejection::kMethod, http::status::method_not_allowed,
-           absl::StrCat("method ", std::string(request.method_string()),
-                        " is not allowed; use GET\n"),
-           std::move(cors));
-    return;
-  }
-  switch (target->kind) {
-    case sse::TargetKind::kHealth:
-      Respond(session, http::status::ok, "ok\n", std::move(cors));
-      return;
-    case sse::TargetKind::kMetrics:
-      context_.metrics.SetConnections(
-          static_cast<double>(context_.connections.load(std::memory_order_relaxed)));
-      context_.metrics.SetStreams(
-          static_cast<double>(context_.streams.load(std::memory_order_relaxed)));
-      Respond(session, http::status::ok, context_.metrics.Render(context_.topics.stats()),
-              {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}});
-      return;
-    default:
-      break;
-  }
-  if (request.version() < 11) {
-    Reject(session, HttpRejection::kHttpVersion, http::status::bad_request,
-           "event streams need HTTP/1.1\n", std::move(cors));
-    return;
-  }
-  const Member& owner = RingReader(context_.ring).Get().Lookup(target->topic);
+void Worker::ServeStream(const std::shared_ptr<sse::HttpSession>& session,
+                         const sse::HttpSession::Request& request, const sse::Target& target,
+                         Headers cors) {
+  const Member& owner = RingReader(context_.ring).Get().Lookup(target.topic);
   if (owner.id != context_.options.node_id) {
     context_.metrics.CountRedirect();
-    cors.push_back({"Location", absl::StrCat(PublicUrlOf(owner), std::string(raw_target))});
+    cors.push_back({"Location", absl::StrCat(PublicUrlOf(owner), std::string(request.target()))});
     Respond(session, http::status::temporary_redirect,
             absl::StrCat("topic is owned by node ", owner.id, "\n"), std::move(cors));
     return;
   }
   // The Last-Event-ID header wins over the lastEventId query parameter.
-  std::optional<std::string> resume = target->last_event_id;
+  std::optional<std::string> resume = target.last_event_id;
   if (auto header = request.find("Last-Event-ID"); header != request.end()) {
     resume = std::string(header->value());
   }
-  Subscribe(session, request, target->topic, std::move(resume));
+  Subscribe(session, request, target.topic, std::move(resume));
 }
 
-std::string Worker::StreamHead(const sse::HttpSession::Request& request) const {
-  return sse::EventStreamHead(CorsHeaders(request));
+std::string Worker::StreamHead(const sse::HttpSession::Request& request,
+                               const sse::EventId& position) const {
+  std::vector<sse::HttpSession::Header> headers = CorsHeaders(request);
+  headers.push_back(sse::PositionHeader(position));
+  return sse::EventStreamHead(headers);
 }
 
 void Worker::Subscribe(const std::shared_ptr<sse::HttpSession>& session,
                        const sse::HttpSession::Request& request, const std::string& topic_name,
                        std::optional<std::string> resume) {
-  auto [topic, attachment] = context_.topics.Attach(topic_name, index_, resume);
+  if (!MayServe(topic_name)) {
+    Respond(session, http::status::service_unavailable,
+            "this topic's history is moving to this node; retry\n",
+            {{"Retry-After", "1"}});
+    return;
+  }
+  absl::StatusOr<std::pair<std::shared_ptr<Topic>, Attachment>> attached =
+      context_.topics.Attach(topic_name, index_, resume);
+  if (!attached.ok()) {  // it moved away while the request was read
+    Respond(session, http::status::service_unavailable,
+            absl::StrCat(attached.status().message(), "; retry\n"), {{"Retry-After", "1"}});
+    return;
+  }
+  auto& [topic, attachment] = *attached;
 
   std::vector<sse::Frame> first{open_frame_, retry_frame_};
   if (attachment.reset.has_value()) {
@@ -252,14 +185,29 @@ void Worker::Subscribe(const std::shared_ptr<sse::HttpSession>& session,
   context_.metrics.CountStreamOpened();
   context_.metrics.CountHttpResponse(200);
   frames_sent_ += first.size();
-  stream->Start(StreamHead(request), std::move(first));
+  stream->Start(StreamHead(request, attachment.position()), std::move(first));
+}
+
+bool Worker::MayServe(const std::string& topic_name) {
+  const uint32_t partition = RingReader(context_.ring).Get().PartitionOf(topic_name);
+  return context_.incoming.MayCreate(topic_name, partition, absl::Now()) ||
+         context_.topics.Find(topic_name) != nullptr;
+}
+
+void Worker::EndTopicStreams(const std::shared_ptr<Topic>& topic) {
+  asio::post(io(), [this, topic] {
+    auto it = by_topic_.find(topic.get());
+    if (it == by_topic_.end()) return;
+    const std::vector<Subscriber*> ending = it->second;
+    for (Subscriber* subscriber : ending) EndStream(*subscriber, StreamEnd::kHandoff);
+  });
 }
 
 void Worker::Deliver(const std::shared_ptr<Topic>& topic, uint64_t offset,
                      const sse::Frame& frame) {
   // NOTE: the shared_ptr keeps the topic alive until the hand-off runs, so its address cannot be
   // reused by another topic in the meantime.
-  asio::post(io_, [this, topic, offset, frame] { DeliverHere(topic.get(), offset, frame); });
+  asio::post(io(), [this, topic, offset, frame] { DeliverHere(topic.get(), offset, frame); });
 }
 
 void Worker::DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame) {
@@ -284,7 +232,7 @@ void Worker::DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& 
   // leave in one gather write per stream instead of one write per event.
   if (!to_flush_.empty() && !flush_posted_) {
     flush_posted_ = true;
-    asio::post(io_, [this] { FlushQueued(); });
+    asio::post(io(), [this] { FlushQueued(); });
   }
 }
 
@@ -301,7 +249,7 @@ void Worker::FlushQueued() {
 
 void Worker::EndStream(Subscriber& subscriber, StreamEnd cause) {
   subscriber.end_cause = cause;
-  subscriber.stream->End(retry_frame_);
+  subscriber.stream->End(cause == StreamEnd::kHandoff ? handoff_retry_frame_ : retry_frame_);
 }
 
 void Worker::OnStreamClosed(sse::SseStream& stream, sse::SseStream::CloseReason reason) {
@@ -325,37 +273,21 @@ void Worker::OnStreamClosed(sse::SseStream& stream, sse::SseStream::CloseReason 
   context_.streams.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void Worker::ScheduleTick() {
-  tick_timer_.expires_after(
-      absl::ToChronoNanoseconds(context_.options.heartbeat_interval / kTicksPerBeat));
-  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    OnTick();
-    ScheduleTick();
-  });
-}
-
 void Worker::OnTick() {
   const absl::Time now = absl::Now();
-  const absl::Duration lifetime = context_.options.max_stream_lifetime;
   // Sending may close a stream and erase it from subscribers_: collect first, act after.
   std::vector<Subscriber*> expired;
   std::vector<Subscriber*> idle;
   for (auto& [stream, subscriber] : subscribers_) {
-    if (lifetime > absl::ZeroDuration() && now - stream->opened_at() > lifetime) {
-      expired.push_back(subscriber.get());
-    } else if (subscriber->stream->TakeActivity()) {
-      subscriber->idle_ticks = 0;
-    } else if (++subscriber->idle_ticks >= kTicksPerBeat) {
-      subscriber->idle_ticks = 0;
-      idle.push_back(subscriber.get());
-    }
+    const TickVerdict verdict = CheckOnTick(*subscriber->stream, subscriber->idle_ticks, now);
+    if (verdict == TickVerdict::kExpired) expired.push_back(subscriber.get());
+    if (verdict == TickVerdict::kHeartbeatDue) idle.push_back(subscriber.get());
   }
   for (Subscriber* subscriber : expired) EndStream(*subscriber, StreamEnd::kLifetime);
   for (Subscriber* subscriber : idle) {
     if (subscribers_.contains(subscriber->stream.get())) {
       ++heartbeats_sent_;
-      subscriber->stream->Send(heartbeat_frame_);
+      subscriber->stream->Send(heartbeat_frame());
     }
   }
   context_.metrics.AddDelivered(static_cast<double>(frames_sent_ + heartbeats_sent_));

@@ -1,14 +1,15 @@
-// worker.h — one thread of a node serving HTTP: its own io_context, its own listening socket on
-// the shared port (SO_REUSEPORT, so the kernel spreads connections), the sessions and event
-// streams it accepted, and the subscribers of each topic among them.
+// worker.h — one thread of a node serving HTTP (the thread, listener, accept loop and tick timer
+// are sse::ServingWorker's): the sessions and event streams it accepted, and the subscribers of
+// each topic among them.
 //
 // Fan-out: a topic hands each event to a worker once (Deliver); the worker then walks its own
 // subscribers of that topic, queueing the shared frame on each, and flushes the queued streams
 // once after the hand-offs already waiting, so that under load each stream gets one gather write
-// for many events. One timer per worker drives heartbeats and stream lifetimes.
+// for many events. The worker's tick drives heartbeats and stream lifetimes; Stop() ends every
+// stream with a final retry:.
 //
-// Thread safety: Deliver() and Stop() may be called from any thread; they post to the worker.
-// Everything else runs on the worker's thread.
+// Thread safety: Deliver(), RunEvery() and Stop() may be called from any thread; they post to
+// the worker. Everything else runs on the worker's thread.
 #pragma once
 
 #include <atomic>
@@ -16,20 +17,18 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/status/statusor.h"
+#include "node/incoming_partitions.h"
 #include "node/metrics.h"
 #include "node/options.h"
 #include "node/topic.h"
 #include "ring/ring_holder.h"
 #include "sse/http_session.h"
+#include "sse/serving_worker.h"
 #include "sse/sse_stream.h"
 
 namespace ringcast::node {
@@ -40,31 +39,23 @@ struct NodeContext {
   TopicRegistry& topics;
   RingHolder& ring;
   NodeMetrics& metrics;
+  IncomingPartitions& incoming;  // partitions whose history is on its way here
   std::atomic<int64_t>& connections;  // open HTTP connections, streams included
   std::atomic<int64_t>& streams;      // open event streams
 };
 
-class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Observer {
+// Listen(), Start(), Stop() and Join() are sse::ServingWorker's.
+class Worker final : public sse::ServingWorker, public sse::SseStream::Observer {
  public:
   Worker(size_t index, NodeContext context);
   ~Worker() override;
 
-  // Opens this worker's listening socket on `endpoint` (SO_REUSEPORT). Returns the bound
-  // endpoint, so a first worker can bind port 0 and the others the port it got.
-  absl::StatusOr<boost::asio::ip::tcp::endpoint> Listen(
-      const boost::asio::ip::tcp::endpoint& endpoint);
-
-  // Starts the thread.
-  void Start();
-
   // Hands one appended event to this worker's subscribers of `topic`. Any thread.
   void Deliver(const std::shared_ptr<Topic>& topic, uint64_t offset, const sse::Frame& frame);
 
-  // Stops accepting and ends every stream with a final retry:. Any thread.
-  void Stop();
-
-  // Stops the event loop and joins the thread.
-  void Join();
+  // Ends this worker's streams of `topic` with a short retry: (the topic moved to another node,
+  // or its incoming copy was discarded), so their clients resume wherever it is now. Any thread.
+  void EndTopicStreams(const std::shared_ptr<Topic>& topic);
 
   // Open streams on this worker (approximate when read from another thread).
   int64_t stream_count() const { return stream_count_.load(std::memory_order_relaxed); }
@@ -84,31 +75,33 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
     StreamEnd end_cause = StreamEnd::kClientGone;  // set when the server ends the stream
   };
 
-  // sse::HttpSession::Handler
-  void OnRequest(const std::shared_ptr<sse::HttpSession>& session,
-                 sse::HttpSession::Request request) override;
-  void OnRejected(sse::HttpSession::Rejection rejection) override;
   // sse::SseStream::Observer
   void OnStreamClosed(sse::SseStream& stream, sse::SseStream::CloseReason reason) override;
-
-  void DoAccept();
-  void RefuseConnection(boost::asio::ip::tcp::socket socket);
+  // sse::ServingWorker
+  void OnConnectionRefused() override;
+  void CountRefusal(Refusal refusal) override;
+  // Counts every response by status.
   void Respond(const std::shared_ptr<sse::HttpSession>& session,
-               boost::beast::http::status status, std::string body,
-               std::vector<sse::HttpSession::Header> headers = {});
-  void Reject(const std::shared_ptr<sse::HttpSession>& session, HttpRejection rejection,
-              boost::beast::http::status status, std::string body,
-              std::vector<sse::HttpSession::Header> headers = {});
+               boost::beast::http::status status, std::string body, Headers headers) override;
+  void ServeMetrics(const std::shared_ptr<sse::HttpSession>& session) override;
+  // Redirects to the owner, or subscribes.
+  void ServeStream(const std::shared_ptr<sse::HttpSession>& session,
+                   const sse::HttpSession::Request& request, const sse::Target& target,
+                   Headers cors) override;
+  void OnStop() override;
+  void OnTick() override;
+
   void Subscribe(const std::shared_ptr<sse::HttpSession>& session,
                  const sse::HttpSession::Request& request, const std::string& topic,
                  std::optional<std::string> resume);
   std::vector<sse::HttpSession::Header> CorsHeaders(const sse::HttpSession::Request& request) const;
-  std::string StreamHead(const sse::HttpSession::Request& request) const;
+  std::string StreamHead(const sse::HttpSession::Request& request,
+                         const sse::EventId& position) const;
   void DeliverHere(const Topic* topic, uint64_t offset, const sse::Frame& frame);
   void FlushQueued();
   void EndStream(Subscriber& subscriber, StreamEnd cause);
-  void ScheduleTick();
-  void OnTick();
+  // False while the topic's history is on its way to this node and no copy of it is here yet.
+  bool MayServe(const std::string& topic_name);
   void SchedulePeriodic();
 
   // Constant after construction.
@@ -116,19 +109,14 @@ class Worker final : public sse::HttpSession::Handler, public sse::SseStream::Ob
   const NodeContext context_;
   const sse::Frame retry_frame_;      // "retry: <ms>": opens and ends streams
   const sse::Frame open_frame_;       // the first comment, so proxies see the stream open
-  const sse::Frame heartbeat_frame_;  // idle-stream comment
+  const sse::Frame handoff_retry_frame_;  // short retry: ending the streams of a moved topic
 
-  boost::asio::io_context io_{1};
-  boost::asio::ip::tcp::acceptor acceptor_{io_};
-  boost::asio::steady_timer tick_timer_{io_};
-  boost::asio::steady_timer periodic_timer_{io_};
-  std::thread thread_;
+  boost::asio::steady_timer periodic_timer_{io()};
   std::atomic<int64_t> stream_count_{0};
 
   // Worker-thread only.
   absl::flat_hash_map<const sse::SseStream*, std::unique_ptr<Subscriber>> subscribers_;
   absl::flat_hash_map<const Topic*, std::vector<Subscriber*>> by_topic_;
-  bool stopping_ = false;
   std::vector<std::shared_ptr<sse::SseStream>> to_flush_;  // queued frames, write pending
   bool flush_posted_ = false;
   absl::Duration periodic_period_;

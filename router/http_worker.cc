@@ -5,27 +5,34 @@
 #include <algorithm>
 #include <utility>
 
-#include <boost/asio/post.hpp>
 #include <prometheus/text_serializer.h>
 
 #include "absl/strings/str_cat.h"
 #include "ring/ring_proto.h"
 #include "router/multi_topic.h"
-#include "sse/event.h"
 #include "sse/request.h"
 #include "sse/serving.h"
 
 namespace ringcast::router {
 
-namespace asio = boost::asio;
 namespace http = boost::beast::http;
-using tcp = asio::ip::tcp;
 
 namespace {
 
-// Heartbeats go out after this many idle ticks; a tick is heartbeat_interval / kTicksPerBeat,
-// so an idle stream hears from the router every interval to interval * 4/3 (as on nodes).
-constexpr int kTicksPerBeat = 3;
+sse::ServingWorker::Options ServingOptionsOf(const FrontendContext& context) {
+  const RouterOptions& o = context.options;
+  return {.max_connections = o.max_connections,
+          .refusal_reason = "router is at max_connections; retry",
+          .refusal_retry_after_seconds = context.proxy.retry_after_seconds,
+          .session_limits = {o.max_request_header_bytes, o.header_timeout},
+          .max_topic_bytes = o.max_topic_bytes,
+          .cors_allowed_origins = o.cors_allowed_origins,
+          .not_found_body = "no such path; subscribe at /v1/topics/{topic}/events or "
+                            "/v1/events?topic=a&topic=b\n",
+          .serves_multi_topic = true,
+          .heartbeat_interval = o.heartbeat_interval,
+          .max_stream_lifetime = o.max_stream_lifetime};
+}
 
 // A resume point no node can parse: each node answers it with its `ringcast.reset` event
 // (reason "malformed"). Sent per topic when a multi-topic id cannot be decoded.
@@ -43,76 +50,28 @@ std::optional<std::string> ResumePointOf(const sse::HttpSession::Request& reques
 }  // namespace
 
 HttpWorker::HttpWorker(FrontendContext context)
-    : context_(context), heartbeat_frame_(sse::MakeFrame(sse::EncodeComment("heartbeat"))) {}
+    : sse::ServingWorker(ServingOptionsOf(context), context.connections), context_(context) {}
 
 HttpWorker::~HttpWorker() { Join(); }
 
-absl::StatusOr<tcp::endpoint> HttpWorker::Listen(const tcp::endpoint& endpoint) {
-  return sse::ListenReusePort(acceptor_, endpoint);
+void HttpWorker::OnStop() {
+  // Stopping a stream may finish it and erase it from streams_: collect first.
+  std::vector<std::shared_ptr<ProxyStream>> all;
+  for (auto& [raw, stream] : streams_) all.push_back(stream);
+  for (const std::shared_ptr<ProxyStream>& stream : all) stream->Stop(StreamEnd::kShutdown);
 }
 
-void HttpWorker::Start() {
-  DoAccept();
-  ScheduleTick();
-  thread_ = std::thread([this] { io_.run(); });
+void HttpWorker::OnConnectionRefused() {
+  context_.metrics.CountUnavailable(Unavailable::kTooManyConnections);
 }
 
-void HttpWorker::Join() { sse::StopAndJoin(io_, thread_); }
-
-void HttpWorker::Stop() {
-  asio::post(io_, [this] {
-    stopping_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    // Stopping a stream may finish it and erase it from streams_: collect first.
-    std::vector<std::shared_ptr<ProxyStream>> all;
-    for (auto& [raw, stream] : streams_) all.push_back(stream);
-    for (const std::shared_ptr<ProxyStream>& stream : all) stream->Stop(StreamEnd::kShutdown);
-  });
-}
-
-void HttpWorker::DoAccept() {
-  acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_) return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      if (context_.connections.load(std::memory_order_relaxed) >=
-          static_cast<int64_t>(context_.options.max_connections)) {
-        context_.metrics.CountUnavailable(Unavailable::kTooManyConnections);
-        sse::RefuseConnection(std::move(socket), "router is at max_connections; retry",
-                              context_.proxy.retry_after_seconds);
-      } else {
-        std::make_shared<sse::HttpSession>(
-            std::move(socket),
-            sse::HttpSession::Limits{context_.options.max_request_header_bytes,
-                                     context_.options.header_timeout},
-            this, std::make_shared<sse::ConnectionSlot>(context_.connections))
-            ->Start();
-      }
-    }
-    DoAccept();
-  });
-}
-
-void HttpWorker::OnRejected(sse::HttpSession::Rejection rejection) {
-  switch (rejection) {
-    case sse::HttpSession::Rejection::kHeaderTooLarge:
-      context_.metrics.CountRejection(Rejection::kHeaderTooLarge);
-      break;
-    case sse::HttpSession::Rejection::kHeaderTimeout:
-      context_.metrics.CountRejection(Rejection::kHeaderTimeout);
-      break;
-    case sse::HttpSession::Rejection::kMalformed:
-      context_.metrics.CountRejection(Rejection::kMalformed);
-      break;
-  }
-}
-
-void HttpWorker::Reject(const std::shared_ptr<sse::HttpSession>& session, Rejection rejection,
-                        http::status status, std::string body, Headers headers) {
-  context_.metrics.CountRejection(rejection);
-  session->Respond(status, std::move(body), std::move(headers));
+void HttpWorker::CountRefusal(Refusal refusal) {
+  // The reason label of each Refusal, in Refusal's order.
+  static constexpr Rejection kRejectionOf[] = {
+      Rejection::kHeaderTooLarge, Rejection::kHeaderTimeout, Rejection::kMalformed,
+      Rejection::kBadRequest,     Rejection::kNotFound,      Rejection::kMethod,
+      Rejection::kHttpVersion};
+  context_.metrics.CountRejection(kRejectionOf[static_cast<int>(refusal)]);
 }
 
 void HttpWorker::RespondUnavailable(const std::shared_ptr<sse::HttpSession>& session,
@@ -139,51 +98,9 @@ const Ring* HttpWorker::CurrentRing() {
   return &ring_reader_->Get();
 }
 
-void HttpWorker::OnRequest(const std::shared_ptr<sse::HttpSession>& session, Request request) {
-  Headers cors = sse::CorsHeaders(request, context_.options.cors_allowed_origins);
-  const std::string_view raw_target(request.target().data(), request.target().size());
-  absl::StatusOr<sse::Target> target =
-      sse::ParseTarget(raw_target, context_.options.max_topic_bytes);
-  if (!target.ok()) {
-    Reject(session, Rejection::kBadRequest, http::status::bad_request,
-           std::string(target.status().message()) + "\n", std::move(cors));
-    return;
-  }
-  if (target->kind == sse::TargetKind::kUnknown) {
-    Reject(session, Rejection::kNotFound, http::status::not_found,
-           "no such path; subscribe at /v1/topics/{topic}/events or "
-           "/v1/events?topic=a&topic=b\n",
-           std::move(cors));
-    return;
-  }
-  if (request.method() == http::verb::options && !cors.empty()) {
-    session->Respond(http::status::no_content, "", sse::PreflightHeaders(std::move(cors)));
-    return;
-  }
-  if (request.method() != http::verb::get) {
-    cors.push_back({"Allow", "GET"});
-    Reject(session, Rejection::kMethod, http::status::method_not_allowed,
-           absl::StrCat("method ", std::string(request.method_string()),
-                        " is not allowed; use GET\n"),
-           std::move(cors));
-    return;
-  }
-  switch (target->kind) {
-    case sse::TargetKind::kHealth:
-      session->Respond(http::status::ok, "ok\n", std::move(cors));
-      return;
-    case sse::TargetKind::kMetrics:
-      ServeMetrics(session);
-      return;
-    default:
-      break;
-  }
-  if (request.version() < 11) {
-    Reject(session, Rejection::kHttpVersion, http::status::bad_request,
-           "event streams need HTTP/1.1\n", std::move(cors));
-    return;
-  }
-  if (stopping_) {
+void HttpWorker::ServeStream(const std::shared_ptr<sse::HttpSession>& session,
+                             const Request& request, const sse::Target& target, Headers cors) {
+  if (stopping()) {
     RespondUnavailable(session, Unavailable::kShuttingDown, "the router is shutting down\n",
                        std::move(cors));
     return;
@@ -193,10 +110,10 @@ void HttpWorker::OnRequest(const std::shared_ptr<sse::HttpSession>& session, Req
                        "no_ring: the router has not received the ring yet\n", std::move(cors));
     return;
   }
-  if (target->kind == sse::TargetKind::kTopicEvents) {
-    RouteTopic(session, request, *target, std::move(cors));
+  if (target.kind == sse::TargetKind::kTopicEvents) {
+    RouteTopic(session, request, target, std::move(cors));
   } else {
-    RouteTopics(session, request, *target, std::move(cors));
+    RouteTopics(session, request, target, std::move(cors));
   }
 }
 
@@ -222,8 +139,9 @@ void HttpWorker::RouteTopics(const std::shared_ptr<sse::HttpSession>& session,
   absl::StatusOr<std::vector<std::string>> topics = ParseTopicList(
       target.query, context_.options.max_topics_per_stream, context_.options.max_topic_bytes);
   if (!topics.ok()) {
-    Reject(session, Rejection::kBadRequest, http::status::bad_request,
-           std::string(topics.status().message()) + "\n", std::move(cors));
+    context_.metrics.CountRejection(Rejection::kBadRequest);
+    Respond(session, http::status::bad_request, std::string(topics.status().message()) + "\n",
+            std::move(cors));
     return;
   }
   // Each topic resumes from its own position in the stream's id; an id that cannot be read
@@ -256,7 +174,7 @@ void HttpWorker::RouteTopics(const std::shared_ptr<sse::HttpSession>& session,
 void HttpWorker::StartProxy(const std::shared_ptr<sse::HttpSession>& session,
                             ProxyRequest request) {
   auto stream = std::make_shared<ProxyStream>(
-      io_.get_executor(), context_.proxy, context_.metrics, session, std::move(request),
+      io().get_executor(), context_.proxy, context_.metrics, session, std::move(request),
       [this](ProxyStream* done) { OnProxyDone(done); });
   streams_.emplace(stream.get(), stream);
   stream_count_.fetch_add(1, std::memory_order_relaxed);
@@ -268,19 +186,8 @@ void HttpWorker::OnProxyDone(ProxyStream* stream) {
   if (streams_.erase(stream) > 0) stream_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void HttpWorker::ScheduleTick() {
-  tick_timer_.expires_after(
-      absl::ToChronoNanoseconds(context_.options.heartbeat_interval / kTicksPerBeat));
-  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    OnTick();
-    ScheduleTick();
-  });
-}
-
 void HttpWorker::OnTick() {
   const absl::Time now = absl::Now();
-  const absl::Duration lifetime = context_.options.max_stream_lifetime;
   uint64_t relayed = 0;
   // Sending may close a stream and erase it from streams_: collect first, act after.
   std::vector<std::shared_ptr<ProxyStream>> expired;
@@ -289,20 +196,15 @@ void HttpWorker::OnTick() {
     relayed += stream->TakeRelayed();
     sse::SseStream* client = stream->client_stream();
     if (client == nullptr) continue;
-    if (lifetime > absl::ZeroDuration() && now - client->opened_at() > lifetime) {
-      expired.push_back(stream);
-    } else if (client->TakeActivity()) {
-      stream->idle_ticks = 0;
-    } else if (++stream->idle_ticks >= kTicksPerBeat) {
-      stream->idle_ticks = 0;
-      idle.push_back(stream);
-    }
+    const TickVerdict verdict = CheckOnTick(*client, stream->idle_ticks, now);
+    if (verdict == TickVerdict::kExpired) expired.push_back(stream);
+    if (verdict == TickVerdict::kHeartbeatDue) idle.push_back(stream);
   }
   for (const std::shared_ptr<ProxyStream>& stream : expired) stream->Stop(StreamEnd::kLifetime);
   for (const std::shared_ptr<ProxyStream>& stream : idle) {
     if (stream->client_stream() != nullptr && stream->client_stream()->open()) {
       ++heartbeats_sent_;
-      stream->client_stream()->Send(heartbeat_frame_);
+      stream->client_stream()->Send(heartbeat_frame());
     }
   }
   context_.metrics.AddRelayed(static_cast<double>(relayed));

@@ -4,19 +4,13 @@
 //
 // Ready line (one line on stdout, for operators and test launchers):
 //   ringcast-router ready router_id=<id> http=<host:port> grpc=<host:port> pid=<pid>
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 #include <iostream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "router/router.h"
+#include "sse/server_main.h"
 
 using ringcast::router::RouterOptions;
 
@@ -71,82 +65,48 @@ ABSL_FLAG(uint32_t, shutdown_grace_ms, 5000, "how long SIGTERM waits for streams
 
 namespace {
 
-// Written by the SIGTERM/SIGINT handler (one byte: the signal number), read by main.
-int g_stop_pipe[2] = {-1, -1};
-
-void OnStopSignal(int signal_number) {
-  const auto byte = static_cast<unsigned char>(signal_number);
-  [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
-}
-
-// NOTE: Debian's abseil keeps IsSpecifiedOnCommandLine() private, so "given" means "differs
-// from its default": a flag set to its default value does not override the config file.
-template <typename T>
-bool Given(const absl::Flag<T>& flag) {
-  const absl::CommandLineFlag& handle = absl::GetFlagReflectionHandle(flag);
-  return handle.CurrentValue() != handle.DefaultValue();
-}
-
-std::vector<std::string> CommaList(const std::string& text) {
-  return absl::StrSplit(text, ',', absl::SkipEmpty());
-}
-
-absl::Duration Ms(const absl::Flag<uint32_t>& flag) {
-  return absl::Milliseconds(absl::GetFlag(flag));
-}
+using ringcast::sse::FlagGiven;
+using ringcast::sse::OverrideIfGiven;
+using ringcast::sse::OverrideListIfGiven;
+using ringcast::sse::OverrideMillisecondsIfGiven;
+using ringcast::sse::OverrideSecondsIfGiven;
 
 // Flags override the config file where given.
 absl::StatusOr<RouterOptions> ApplyFlags(RouterOptions o) {
-  if (Given(FLAGS_router_id)) o.router_id = absl::GetFlag(FLAGS_router_id);
-  if (Given(FLAGS_http_listen)) o.http_listen = absl::GetFlag(FLAGS_http_listen);
-  if (Given(FLAGS_grpc_listen)) o.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
-  if (Given(FLAGS_mode)) {
+  OverrideIfGiven(FLAGS_router_id, o.router_id);
+  OverrideIfGiven(FLAGS_http_listen, o.http_listen);
+  OverrideIfGiven(FLAGS_grpc_listen, o.grpc_listen);
+  if (FlagGiven(FLAGS_mode)) {
     absl::StatusOr<RouterOptions::Mode> mode = ringcast::router::ParseMode(absl::GetFlag(FLAGS_mode));
     if (!mode.ok()) return mode.status();
     o.mode = *mode;
   }
-  if (Given(FLAGS_state_dir)) o.state_dir = absl::GetFlag(FLAGS_state_dir);
-  if (Given(FLAGS_ring_file)) o.ring_file = absl::GetFlag(FLAGS_ring_file);
-  if (Given(FLAGS_ring_source)) o.ring_source = absl::GetFlag(FLAGS_ring_source);
-  if (Given(FLAGS_partition_count)) o.partition_count = absl::GetFlag(FLAGS_partition_count);
-  if (Given(FLAGS_seed_nodes)) {
+  OverrideIfGiven(FLAGS_state_dir, o.state_dir);
+  OverrideIfGiven(FLAGS_ring_file, o.ring_file);
+  OverrideIfGiven(FLAGS_ring_source, o.ring_source);
+  OverrideIfGiven(FLAGS_partition_count, o.partition_count);
+  if (FlagGiven(FLAGS_seed_nodes)) {
     absl::StatusOr<std::vector<ringcast::Member>> seeds =
         ringcast::router::ParseSeedNodes(absl::GetFlag(FLAGS_seed_nodes));
     if (!seeds.ok()) return seeds.status();
     o.seed_nodes = *std::move(seeds);
   }
-  if (Given(FLAGS_cors_allowed_origins)) {
-    o.cors_allowed_origins = CommaList(absl::GetFlag(FLAGS_cors_allowed_origins));
-  }
-  if (Given(FLAGS_worker_threads)) o.worker_threads = absl::GetFlag(FLAGS_worker_threads);
-  if (Given(FLAGS_health_report_interval_ms)) {
-    o.health_report_interval = Ms(FLAGS_health_report_interval_ms);
-  }
-  if (Given(FLAGS_node_down_after_ms)) o.node_down_after = Ms(FLAGS_node_down_after_ms);
-  if (Given(FLAGS_max_request_header_bytes)) {
-    o.max_request_header_bytes = absl::GetFlag(FLAGS_max_request_header_bytes);
-  }
-  if (Given(FLAGS_header_timeout_ms)) o.header_timeout = Ms(FLAGS_header_timeout_ms);
-  if (Given(FLAGS_max_topic_bytes)) o.max_topic_bytes = absl::GetFlag(FLAGS_max_topic_bytes);
-  if (Given(FLAGS_max_connections)) o.max_connections = absl::GetFlag(FLAGS_max_connections);
-  if (Given(FLAGS_max_queue_bytes_per_connection)) {
-    o.max_queue_bytes_per_connection = absl::GetFlag(FLAGS_max_queue_bytes_per_connection);
-  }
-  if (Given(FLAGS_heartbeat_interval_ms)) o.heartbeat_interval = Ms(FLAGS_heartbeat_interval_ms);
-  if (Given(FLAGS_retry_ms)) o.retry = Ms(FLAGS_retry_ms);
-  if (Given(FLAGS_max_stream_lifetime_seconds)) {
-    o.max_stream_lifetime = absl::Seconds(absl::GetFlag(FLAGS_max_stream_lifetime_seconds));
-  }
-  if (Given(FLAGS_max_topics_per_stream)) {
-    o.max_topics_per_stream = absl::GetFlag(FLAGS_max_topics_per_stream);
-  }
-  if (Given(FLAGS_upstream_resume_timeout_ms)) {
-    o.upstream_resume_timeout = Ms(FLAGS_upstream_resume_timeout_ms);
-  }
-  if (Given(FLAGS_upstream_connect_timeout_ms)) {
-    o.upstream_connect_timeout = Ms(FLAGS_upstream_connect_timeout_ms);
-  }
-  if (Given(FLAGS_shutdown_grace_ms)) o.shutdown_grace = Ms(FLAGS_shutdown_grace_ms);
+  OverrideListIfGiven(FLAGS_cors_allowed_origins, o.cors_allowed_origins);
+  OverrideIfGiven(FLAGS_worker_threads, o.worker_threads);
+  OverrideMillisecondsIfGiven(FLAGS_health_report_interval_ms, o.health_report_interval);
+  OverrideMillisecondsIfGiven(FLAGS_node_down_after_ms, o.node_down_after);
+  OverrideIfGiven(FLAGS_max_request_header_bytes, o.max_request_header_bytes);
+  OverrideMillisecondsIfGiven(FLAGS_header_timeout_ms, o.header_timeout);
+  OverrideIfGiven(FLAGS_max_topic_bytes, o.max_topic_bytes);
+  OverrideIfGiven(FLAGS_max_connections, o.max_connections);
+  OverrideIfGiven(FLAGS_max_queue_bytes_per_connection, o.max_queue_bytes_per_connection);
+  OverrideMillisecondsIfGiven(FLAGS_heartbeat_interval_ms, o.heartbeat_interval);
+  OverrideMillisecondsIfGiven(FLAGS_retry_ms, o.retry);
+  OverrideSecondsIfGiven(FLAGS_max_stream_lifetime_seconds, o.max_stream_lifetime);
+  OverrideIfGiven(FLAGS_max_topics_per_stream, o.max_topics_per_stream);
+  OverrideMillisecondsIfGiven(FLAGS_upstream_resume_timeout_ms, o.upstream_resume_timeout);
+  OverrideMillisecondsIfGiven(FLAGS_upstream_connect_timeout_ms, o.upstream_connect_timeout);
+  OverrideMillisecondsIfGiven(FLAGS_shutdown_grace_ms, o.shutdown_grace);
   return o;
 }
 
@@ -166,10 +126,7 @@ int main(int argc, char** argv) {
       "ringcast-router: routes subscribers (GET /v1/topics/{topic}/events, GET /v1/events) to "
       "the node that owns each topic, and serves the ring's control plane (ringcast.v1.Cluster).");
   absl::ParseCommandLine(argc, argv);
-#ifdef NDEBUG
-  // As in ringcast-node: skip abseil's global lock-order graph in optimised builds.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-#endif
+  ringcast::sse::SkipMutexDeadlockDetectionWhenOptimised();
 
   absl::StatusOr<RouterOptions> options = LoadOptions();
   if (!options.ok()) {
@@ -177,18 +134,10 @@ int main(int argc, char** argv) {
     return kStartupError;
   }
 
-  // NOTE: a handler rather than a blocked mask and sigwait: a thread that a library starts
-  // before main (or with its own mask) could otherwise take SIGTERM with the default action.
-  if (pipe(g_stop_pipe) != 0) {
-    std::perror("ringcast-router: pipe");
+  if (absl::Status s = ringcast::sse::CatchStopSignals(); !s.ok()) {
+    std::cerr << "ringcast-router: " << s.message() << "\n";
     return kStartupError;
   }
-  struct sigaction on_stop = {};
-  on_stop.sa_handler = OnStopSignal;
-  sigemptyset(&on_stop.sa_mask);
-  sigaction(SIGTERM, &on_stop, nullptr);
-  sigaction(SIGINT, &on_stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   absl::StatusOr<std::unique_ptr<ringcast::router::Router>> router =
       ringcast::router::Router::Start(*options);
@@ -196,15 +145,11 @@ int main(int argc, char** argv) {
     std::cerr << "ringcast-router: " << router.status().message() << "\n";
     return kStartupError;
   }
-  std::printf("ringcast-router ready router_id=%s http=%s grpc=%s pid=%d\n",
-              options->router_id.c_str(), (*router)->http_address().c_str(),
-              (*router)->grpc_address().c_str(), getpid());
-  std::fflush(stdout);
+  ringcast::sse::PrintReadyLine("ringcast-router", "router_id", options->router_id,
+                                (*router)->http_address(), (*router)->grpc_address());
 
-  unsigned char received = 0;
-  while (read(g_stop_pipe[0], &received, 1) < 0 && errno == EINTR) {
-  }
-  std::fprintf(stderr, "ringcast-router: signal %d, shutting down\n", received);
+  const int received = ringcast::sse::WaitForStopSignal();
+  std::cerr << "ringcast-router: signal " << received << ", shutting down\n";
   (*router)->Shutdown();
   return 0;
 }

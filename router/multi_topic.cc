@@ -137,7 +137,15 @@ MultiTopicCursor::MultiTopicCursor(std::vector<std::string> topics,
 
 std::string MultiTopicCursor::Advance(size_t topic_index, const sse::EventId& id) {
   positions_[topic_index] = id;
-  return EncodeMultiTopicId(list_hash_, positions_);
+  return this->id();
 }
+
+bool MultiTopicCursor::Place(size_t topic_index, const sse::EventId& start) {
+  if (positions_[topic_index].has_value()) return false;
+  positions_[topic_index] = start;
+  return true;
+}
+
+std::string MultiTopicCursor::id() const { return EncodeMultiTopicId(list_hash_, positions_); }
 
 }  // namespace ringcast::router

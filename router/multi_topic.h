@@ -7,17 +7,25 @@
 //   id       = "m1." list-hash 1*( "." position )       one position per topic, in request order
 //   list-hash = 16 lowercase hex digits                  XXH3-64 (seed 0) of the topics joined
 //                                                        by "\n", in request order
-//   position = "-" / epoch ":" offset                   "-": nothing of this topic received yet;
-//                                                        else the topic's last event id received
-// Worked example: topics ["a", "b"], "a" at 7:3, nothing of "b" yet:
-//   m1.<hash of "a\nb">.7:3.-
+//   position = "-" / epoch ":" offset                   "-": the topic's upstream has not
+//                                                        opened yet (resume live); else the
+//                                                        topic's last event id received, or,
+//                                                        before its first event, the id its
+//                                                        node's stream started after (the
+//                                                        Ringcast-Position header; offset 0 =
+//                                                        the topic had no event)
+// Worked example: topics ["a", "b"], "a" at 7:3, "b" opened at 9:0 with no event yet:
+//   m1.<hash of "a\nb">.7:3.9:0
 // On the stream, an event of topic "a" with type "price" and data "x\ny" becomes
-//   id: m1.<hash>.7:4.-
+//   id: m1.<hash>.7:4.9:0
 //   event: price
 //   data: a
 //   data: x
 //   data: y
 // so a browser's `event.data.split("\n", 1)` gives ["a", "x\ny"] (a topic never holds a newline).
+// When positions move without an event (topics placed at their start position as the stream
+// opens), the stream carries an id-only message, "id: m1.<hash>.7:3.9:0\n\n": EventSource sets
+// lastEventId from it and dispatches nothing.
 //
 // Thread safety: free functions are pure; a MultiTopicCursor belongs to one stream (one thread).
 #pragma once
@@ -35,8 +43,9 @@
 
 namespace ringcast::router {
 
-// One topic's position on a multi-topic stream: its last event id received, or nullopt when
-// none yet (that topic then resumes live, as a single-topic stream without Last-Event-ID).
+// One topic's position on a multi-topic stream: its last event id received (or the id its
+// upstream started after), or nullopt before its upstream opened (that topic then resumes
+// live, as a single-topic stream without Last-Event-ID).
 using TopicPosition = std::optional<sse::EventId>;
 
 // The `topic` parameters of a /v1/events query, in order, each validated with
@@ -69,6 +78,14 @@ class MultiTopicCursor {
 
   // Records that `topic_index`'s event `id` was relayed; returns the stream's id after it.
   std::string Advance(size_t topic_index, const sse::EventId& id);
+
+  // Gives a topic that has no position yet ("-") the position its upstream's stream starts
+  // after (the node's Ringcast-Position). Returns false, changing nothing, when the topic
+  // already has a position.
+  bool Place(size_t topic_index, const sse::EventId& start);
+
+  // The stream's id for the positions as they are now.
+  std::string id() const;
 
   const std::vector<std::string>& topics() const { return topics_; }
   const std::vector<TopicPosition>& positions() const { return positions_; }

@@ -2,57 +2,25 @@
 // checking the result.
 #include "router/options.h"
 
-#include <fstream>
-#include <sstream>
-
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "ring/ring_proto.h"
 #include "ringcast/v1/config.pb.h"
+#include "sse/server_main.h"
 
 namespace ringcast::router {
 namespace {
 
-// Collects the text-format parser's errors into one message.
-class ErrorCollector final : public google::protobuf::io::ErrorCollector {
- public:
-  void AddError(int line, int column, const std::string& message) override {
-    absl::StrAppend(&errors_, errors_.empty() ? "" : "; ", "line ", line + 1, ":", column + 1,
-                    ": ", message);
-  }
-  const std::string& errors() const { return errors_; }
-
- private:
-  std::string errors_;
-};
-
 void ApplyLimits(const v1::RouterLimits& limits, RouterOptions& o) {
-  if (limits.has_max_request_header_bytes()) {
-    o.max_request_header_bytes = limits.max_request_header_bytes();
-  }
-  if (limits.has_header_timeout_ms()) {
-    o.header_timeout = absl::Milliseconds(limits.header_timeout_ms());
-  }
-  if (limits.has_max_topic_bytes()) o.max_topic_bytes = limits.max_topic_bytes();
-  if (limits.has_max_connections()) o.max_connections = limits.max_connections();
-  if (limits.has_max_queue_bytes_per_connection()) {
-    o.max_queue_bytes_per_connection = limits.max_queue_bytes_per_connection();
-  }
-  if (limits.has_heartbeat_interval_ms()) {
-    o.heartbeat_interval = absl::Milliseconds(limits.heartbeat_interval_ms());
-  }
-  if (limits.has_retry_ms()) o.retry = absl::Milliseconds(limits.retry_ms());
-  if (limits.has_max_stream_lifetime_seconds()) {
-    o.max_stream_lifetime = absl::Seconds(limits.max_stream_lifetime_seconds());
-  }
+  sse::ApplyServingLimits(limits, o);
   if (limits.has_max_topics_per_stream()) o.max_topics_per_stream = limits.max_topics_per_stream();
   if (limits.has_upstream_resume_timeout_ms()) {
     o.upstream_resume_timeout = absl::Milliseconds(limits.upstream_resume_timeout_ms());
+  }
+  if (limits.has_upstream_connect_timeout_ms()) {
+    o.upstream_connect_timeout = absl::Milliseconds(limits.upstream_connect_timeout_ms());
   }
 }
 
@@ -84,6 +52,9 @@ absl::Status ApplyConfig(const v1::RouterConfig& config, RouterOptions& o) {
   }
   if (config.has_node_down_after_ms()) {
     o.node_down_after = absl::Milliseconds(config.node_down_after_ms());
+  }
+  if (config.has_shutdown_grace_ms()) {
+    o.shutdown_grace = absl::Milliseconds(config.shutdown_grace_ms());
   }
   ApplyLimits(config.limits(), o);
   return absl::OkStatus();
@@ -147,17 +118,8 @@ absl::Status ValidateRingSource(const RouterOptions& o) {
 }  // namespace
 
 absl::Status ApplyConfigFile(const std::string& path, RouterOptions& options) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open config file ", path));
-  std::stringstream text;
-  text << in.rdbuf();
   v1::RouterConfig config;
-  google::protobuf::TextFormat::Parser parser;
-  ErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text.str(), &config)) {
-    return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", errors.errors()));
-  }
+  if (absl::Status s = sse::ReadConfigFile(path, config); !s.ok()) return s;
   if (absl::Status s = ApplyConfig(config, options); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config file ", path, ": ", s.message()));
   }

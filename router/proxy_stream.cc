@@ -82,7 +82,17 @@ void ProxyStream::Stop(StreamEnd cause) {
 
 void ProxyStream::OnUpstreamOpen(Upstream& upstream) {
   if (upstream.redirects_followed() > 0) metrics_.CountUpstreamRedirect();
+  if (request_.cursor.has_value()) PlaceFromStartPosition(upstream);
   if (++upstreams_open_ == upstreams_.size()) StartClientStream();
+}
+
+void ProxyStream::PlaceFromStartPosition(const Upstream& upstream) {
+  // NOTE: only topics without a position: a resumed topic that the node reset must keep its
+  // old id until an event of the new history arrives, or a drop right after the id-only
+  // message would resume "exactly" and lose the ringcast.reset.
+  if (!upstream.position().has_value()) return;
+  absl::StatusOr<sse::EventId> start = sse::ParseEventId(*upstream.position());
+  if (start.ok() && request_.cursor->Place(upstream.index(), *start)) positions_placed_ = true;
 }
 
 void ProxyStream::OnUpstreamEvent(Upstream& upstream, const sse::ParsedEvent& event) {
@@ -132,13 +142,19 @@ void ProxyStream::StartClientStream() {
   first.insert(first.end(), std::make_move_iterator(early_.begin()),
                std::make_move_iterator(early_.end()));
   early_.clear();
+  // Last, so that it holds every position, also those placed after an early event's id.
+  if (positions_placed_) first.push_back(sse::MakeFrame(sse::EncodeIdOnly(request_.cursor->id())));
+  std::vector<sse::HttpSession::Header> headers = request_.cors;
+  if (!request_.cursor.has_value() && upstreams_.front()->position().has_value()) {
+    headers.push_back({sse::kPositionHeader, *upstreams_.front()->position()});
+  }
   stream_ = std::make_shared<sse::SseStream>(
       session_->TakeSocket(), sse::SseStream::Options{settings_.max_queue_bytes}, this,
       session_->TakeToken());
   session_.reset();
   metrics_.CountStreamOpened();
   metrics_.AddStreams(1);
-  stream_->Start(sse::EventStreamHead(request_.cors), std::move(first));
+  stream_->Start(sse::EventStreamHead(headers), std::move(first));
 }
 
 void ProxyStream::FailOpen(Unavailable reason, const std::string& detail) {

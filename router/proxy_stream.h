@@ -7,7 +7,10 @@
 //   all answer 200  the client gets 200 and its first bytes (stream-open comment, retry:) at
 //                   once, then whatever the upstreams sent meanwhile (their replay), then live
 //                   events. One Flush per batch of reads, so events queued together leave in
-//                   one gather write.
+//                   one gather write. Single-topic: the node's Ringcast-Position header is
+//                   passed on. Multi-topic: each topic without a position ("-") takes its
+//                   node's Ringcast-Position, and the first bytes end with an id-only message
+//                   (`id: m1...`) so the client's Last-Event-ID covers every topic at once.
 //   one fails       before the 200: every upstream is closed and the client gets 503 +
 //                   Retry-After with a plain-text reason. After it: the client's stream ends
 //                   with retry: (the client resumes with Last-Event-ID; issue 7 will resume the
@@ -94,6 +97,8 @@ class ProxyStream final : public std::enable_shared_from_this<ProxyStream>,
 
  private:
   sse::Frame Relay(size_t topic_index, const sse::ParsedEvent& event);
+  // Multi-topic: gives the upstream's topic, if it has no position, its node's start position.
+  void PlaceFromStartPosition(const Upstream& upstream);
   void StartClientStream();
   void FailOpen(Unavailable reason, const std::string& detail);
   void CloseUpstreams();
@@ -111,6 +116,7 @@ class ProxyStream final : public std::enable_shared_from_this<ProxyStream>,
   std::vector<std::shared_ptr<Upstream>> upstreams_;
   size_t upstreams_open_ = 0;      // upstreams that answered 200
   std::vector<sse::Frame> early_;  // events that arrived before every upstream answered
+  bool positions_placed_ = false;  // a topic took its start position: announce the new id
   std::shared_ptr<sse::SseStream> stream_;
   StreamEnd end_cause_ = StreamEnd::kClientGone;  // set when the router ends the stream
   bool flush_posted_ = false;

@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "sse/serving.h"
 
 namespace ringcast::router {
 
@@ -156,6 +157,10 @@ void Upstream::OnHead(const boost::system::error_code& ec) {
     return;
   }
   chunked_ = head_->chunked();
+  if (const auto position = head.find(sse::kPositionHeader); position != head.end()) {
+    position_ = std::string(position->value().data(), position->value().size());
+    if (!send_last_event_id_) last_event_id_ = *position_;
+  }
   // Body bytes that arrived with the head.
   std::string early(static_cast<const char*>(head_buffer_.data().data()), head_buffer_.size());
   head_.reset();
@@ -247,10 +252,15 @@ void Upstream::FeedBody(std::string_view bytes) {
     // NOTE: the listener may close this upstream (or its whole stream) from OnUpstreamEvent;
     // the rest of this read's events are then dropped.
     if (listener_ == nullptr) return;
-    if (event.has_id) last_event_id_ = event.id;
+    TakeParsedLastEventId();
     listener_->OnUpstreamEvent(*this, event);
   });
+  TakeParsedLastEventId();  // an id-only message moves it without an event
   if (listener_ != nullptr && chunked_ && decoder_.done()) End(absl::OkStatus());
+}
+
+void Upstream::TakeParsedLastEventId() {
+  if (!parser_.last_event_id().empty()) last_event_id_ = parser_.last_event_id();
 }
 
 void Upstream::End(absl::Status status) {

@@ -78,8 +78,10 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   int redirects_followed() const { return redirects_followed_; }
   // The address (host:port) the stream comes from, after any redirect.
   const std::string& address() const { return address_; }
-  // The id of the last event received with an id (or the resume point sent, until then): where
-  // a resumed upstream would continue.
+  // The node's Ringcast-Position header on its 200 (the id its stream starts after), if sent.
+  const std::optional<std::string>& position() const { return position_; }
+  // Where a resumed upstream would continue: the last id received (an event's, or an id-only
+  // message's); until then the resume point sent, else the node's Ringcast-Position.
   const std::string& last_event_id() const { return last_event_id_; }
 
  private:
@@ -94,6 +96,8 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   void OnReadable(const boost::system::error_code& ec);
   // Feeds body bytes (before chunked decoding) to the decoder and the parser.
   void FeedBody(std::string_view bytes);
+  // Takes the parser's last event id, once the stream has sent one.
+  void TakeParsedLastEventId();
   void End(absl::Status status);
 
   // Constant after construction.
@@ -106,6 +110,7 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   std::string target_;
   std::string last_event_id_;
   bool send_last_event_id_ = false;
+  std::optional<std::string> position_;
   int redirects_followed_ = 0;
   bool streaming_ = false;
 

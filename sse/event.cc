@@ -210,6 +210,15 @@ std::string EncodeEventFields(std::string_view id, std::string_view type, std::s
   return out;
 }
 
+std::string EncodeIdOnly(std::string_view id) {
+  std::string out;
+  out.reserve(id.size() + 6);
+  out.append("id: ");
+  out.append(id);
+  out.append("\n\n");
+  return out;
+}
+
 std::string EncodeComment(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 4);

@@ -55,6 +55,11 @@ std::string EncodeEvent(const EventId& id, std::string_view type, std::string_vi
 // `id` must hold no CR or LF.
 std::string EncodeEventFields(std::string_view id, std::string_view type, std::string_view data);
 
+// "id: <id>\n\n" — an id-only message: EventSource sets lastEventId to `id` and dispatches
+// nothing (no data: line). The router sends one when a multi-topic stream's positions move
+// without an event (docs/router.md "Multi-topic streams"). `id` must hold no CR or LF.
+std::string EncodeIdOnly(std::string_view id);
+
 // ": <text>\n\n" — a comment; used for the stream-open bytes and heartbeats. Any CR/LF in
 // `text` is replaced by a space so a comment stays one line.
 std::string EncodeComment(std::string_view text);

@@ -89,6 +89,10 @@ std::vector<HttpSession::Header> PreflightHeaders(std::vector<HttpSession::Heade
   return cors;
 }
 
+HttpSession::Header PositionHeader(const EventId& position) {
+  return {kPositionHeader, position.ToString()};
+}
+
 std::string EventStreamHead(absl::Span<const HttpSession::Header> extra) {
   std::string head =
       "HTTP/1.1 200 OK\r\n"

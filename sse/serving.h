@@ -1,7 +1,7 @@
 // serving.h — the pieces every HTTP worker of a node or a router needs around HttpSession and
 // SseStream: listen addresses, a SO_REUSEPORT listener per worker, the connection-count slot,
 // CORS from an allowlist, the event-stream response head, and the 503 for a full server.
-// (The router's frontend uses these; node/worker.cc has its own copies that can move here.)
+// sse::ServingWorker (serving_worker.h) builds the worker thread of both on them.
 //
 // Thread safety: free functions without shared state; a ConnectionSlot's counter is atomic.
 #pragma once
@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "sse/event.h"
 #include "sse/http_session.h"
 
 namespace ringcast::sse {
@@ -57,6 +58,13 @@ std::vector<HttpSession::Header> CorsHeaders(const HttpSession::Request& request
 
 // The headers of the preflight answer (204), added to CorsHeaders().
 std::vector<HttpSession::Header> PreflightHeaders(std::vector<HttpSession::Header> cors);
+
+// The header of a single-topic 200 event stream that says where the stream starts: the id
+// "<epoch>:<offset>" of the newest event it is positioned after (offset 0: the topic has no event
+// yet and the stream delivers from offset 1). A client that received nothing yet resumes exactly
+// from it; the router's multi-topic streams use it for topics that sent nothing yet.
+inline constexpr char kPositionHeader[] = "Ringcast-Position";
+HttpSession::Header PositionHeader(const EventId& position);
 
 // The status line and headers of a 200 event stream (chunked; no-cache; X-Accel-Buffering: no),
 // with `extra` headers (CORS) added, ending with the blank line.

@@ -112,6 +112,8 @@ TEST(NodeFollowsRingTest, MovedTopicIsRedirectedAndRefusedByItsOldOwner) {
     absl::StatusOr<HttpResponse> r = SubscribeOnce(old_owner, topic);
     return r.ok() && r->status == 307 && r->header("Location") == location;
   })) << "the old owner never redirected to " << location;
+  // The topic (held for its subscriber) moves to node-4: its stream at the old owner ends.
+  EXPECT_TRUE((*open)->WaitClosed(absl::Seconds(10)));
 
   client::PublisherClient to_old(old_owner.grpc_address);
   absl::StatusOr<client::PublishResult> refused = to_old.Publish({.topic = topic, .data = "x"});

@@ -147,6 +147,26 @@ TEST(Subscribe, ResumesAfterAStreamBrokenMidEvent) {
   EXPECT_EQ(seen[2].last_event_id, "5:2");
 }
 
+TEST(Subscribe, ResumesFromAnIdOnlyMessage) {
+  // Given a stream whose only id came in an id-only message (a router's multi-topic position
+  // update), cut, expect nothing printed for it and the reconnect to send that id.
+  ScriptedHttpServer server({
+      Stream({"retry: 10\n\nid: m1.00000000000000ff.7:0\n\n"}),
+      Stream({"id: m1.00000000000000ff.7:1\ndata: one\n\n"}),
+  });
+  SubscribeCommandOptions options;
+  options.url = server.url();
+  options.topic = "t";
+  options.count = 1;
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunSubscribe(options, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "m1.00000000000000ff.7:1 message one\n");
+  std::vector<SeenRequest> seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].last_event_id, "m1.00000000000000ff.7:0");
+}
+
 TEST(Subscribe, RetriesServerErrorsWithTheGivenWait) {
   // Given a 503 and then a stream, with --retry_ms=1, expect the event after one retry.
   ScriptedHttpServer server({

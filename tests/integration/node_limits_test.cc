@@ -134,7 +134,8 @@ TEST_F(NodeTest, ConfigFileSetsLimitsAndFlagsOverrideIt) {
   const std::string config = ::testing::TempDir() + "/node.textproto";
   {
     std::ofstream out(config);
-    out << "node_id: \"from-file\"\nlimits { max_event_bytes: 10 retry_ms: 1234 }\n";
+    out << "node_id: \"from-file\"\nshutdown_grace_ms: 3000\nring_wait_ms: 5000\n"
+           "limits { max_event_bytes: 10 retry_ms: 1234 }\n";
   }
   StartNodeWith({"--config=" + config, "--retry_ms=4321"});
   EXPECT_EQ(node_.node_id, "from-file");

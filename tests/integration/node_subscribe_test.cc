@@ -3,8 +3,10 @@
 // subscribers, heartbeats, lifetimes, redirects and CORS.
 #include <atomic>
 #include <fstream>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "tests/integration/node_fixture.h"
 
 namespace ringcast::testing {
@@ -54,6 +56,24 @@ TEST_F(NodeTest, ResumeReplaysExactlyWhatWasMissedThenLive) {
       node_.http_address, "/v1/topics/chat%2Froom-1/events?lastEventId=" + ids[497]);
   ASSERT_THAT(by_query, IsOk());
   ExpectNumbered(**by_query, 499, 501);
+}
+
+// Given a topic with no event, expect its stream's Ringcast-Position to be <epoch>:0 and a
+// client that received nothing to resume from it exactly (events 1..3, no reset); a live stream
+// after them is positioned at the newest event, a resumed one at its resume point.
+TEST_F(NodeTest, RingcastPositionNamesWhereTheStreamStarts) {
+  StartNodeWith({});
+  auto first = Subscribe("fresh");
+  const std::optional<std::string> start = first->header("Ringcast-Position");
+  ASSERT_TRUE(start.has_value());
+  EXPECT_TRUE(absl::EndsWith(*start, ":0")) << *start;
+  const std::vector<std::string> ids = PublishNumbered("fresh", 3);
+  EXPECT_EQ(start->substr(0, start->find(':')), ids[0].substr(0, ids[0].find(':')));
+  auto resumed = Subscribe("fresh", {{"Last-Event-ID", *start}});
+  EXPECT_EQ(resumed->header("Ringcast-Position"), *start);
+  ExpectNumbered(*resumed, 1, 3);
+  EXPECT_EQ(Subscribe("fresh")->header("Ringcast-Position"), ids[2]);
+  EXPECT_EQ(Subscribe("fresh", {{"Last-Event-ID", ids[0]}})->header("Ringcast-Position"), ids[0]);
 }
 
 // Given a buffer of 10 events and 30 published, expect a resume from event 5 to start with one

@@ -97,6 +97,19 @@ TEST(MultiTopicCursorTest, AdvanceKeepsOtherTopicsPositions) {
               IsOkAndHolds(cursor.positions()));
 }
 
+TEST(MultiTopicCursorTest, PlaceSetsOnlyTopicsWithoutPosition) {
+  // Given [5:9, -], expect Place to fill "-" from the upstream's start (7:0) and to leave a
+  // topic that has a position alone.
+  MultiTopicCursor cursor({"a", "b"}, {sse::EventId{5, 9}, std::nullopt});
+  const std::string prefix =
+      absl::StrCat("m1.", absl::Hex(TopicListHash({"a", "b"}), absl::kZeroPad16), ".");
+  EXPECT_EQ(cursor.id(), prefix + "5:9.-");
+  EXPECT_TRUE(cursor.Place(1, {7, 0}));
+  EXPECT_FALSE(cursor.Place(0, {5, 12}));
+  EXPECT_FALSE(cursor.Place(1, {7, 4}));
+  EXPECT_EQ(cursor.id(), prefix + "5:9.7:0");
+}
+
 TEST(MultiTopicDataTest, TopicThenNewlineThenData) {
   EXPECT_EQ(MultiTopicData("orders/42", "x\ny"), "orders/42\nx\ny");
   EXPECT_EQ(MultiTopicData("a", ""), "a\n");

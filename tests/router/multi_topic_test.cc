@@ -18,6 +18,7 @@ namespace ringcast::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 class MultiTopicTest : public RouterSubscribeTest {
@@ -110,6 +111,78 @@ TEST_F(MultiTopicTest, TwentyTopicsOnThreeNodesResumeExactly) {
   live = ReadSplit(*by_query, 1);
   ASSERT_EQ(live.size(), 1u);
   EXPECT_EQ(live[0], std::make_pair(topics[7], std::string("7")));
+}
+
+TEST_F(MultiTopicTest, TopicQuietBeforeTheDropResumesFromWhereTheStreamOpened) {
+  // Given three topics on three nodes where "quiet" gets no event before the client drops and
+  // three while it is away, expect the resume with the stream's last id to deliver those three
+  // (no gap), each once (no duplicate), and nothing again of the other topics.
+  StartCluster();
+  const std::string loud = TopicOn(0, "loud");
+  const std::string quiet = TopicOn(1, "quiet");
+  const std::string idle = TopicOn(2, "idle");
+  const std::vector<std::string> topics = {loud, quiet, idle};
+  // NOTE: a topic with neither events nor subscribers is forgotten by its node's sweep, and
+  // its next incarnation has a new epoch (the resume would then be a ringcast.reset "epoch"
+  // with everything replayed). A direct subscriber keeps "quiet" alive, so the resume here
+  // must be exact.
+  absl::StatusOr<std::unique_ptr<SseConnection>> keep_alive =
+      SseConnection::Open(cluster_.nodes[1].http_address, TopicPath(quiet));
+  ASSERT_THAT(keep_alive, IsOk());
+  ASSERT_EQ((*keep_alive)->status(), 200);
+
+  std::unique_ptr<SseConnection> stream = SubscribeVia(EventsPath(topics));
+  ASSERT_NE(stream, nullptr);
+  ASSERT_EQ(stream->status(), 200) << stream->body();
+  // The stream's first id arrives without an event (an id-only message) and names every topic.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (stream->last_event_id().empty() && absl::Now() < deadline) {
+    EXPECT_THAT(stream->Next(absl::Milliseconds(50)),
+                StatusIs(absl::StatusCode::kDeadlineExceeded));
+  }
+  EXPECT_THAT(stream->last_event_id(), StartsWith("m1."));
+  EXPECT_THAT(stream->last_event_id(), Not(HasSubstr(".-")));
+  Publish(loud, "1", "chat");
+  ASSERT_EQ(ReadSplit(*stream, 1), (std::vector<std::pair<std::string, std::string>>{{loud, "1"}}));
+  const std::string last_id = stream->last_event_id();
+  stream->Close();
+
+  PublishRound({quiet}, 1, 3);
+  Publish(loud, "2", "chat");
+  std::unique_ptr<SseConnection> resumed =
+      SubscribeVia(EventsPath(topics), {{"Last-Event-ID", last_id}});
+  ASSERT_NE(resumed, nullptr);
+  ASSERT_EQ(resumed->status(), 200);
+  Publish(idle, "end", "chat");  // live, after the replay: the last event to read
+  std::vector<std::pair<std::string, std::string>> events;
+  while (events.empty() || events.back().first != idle) {
+    std::vector<std::pair<std::string, std::string>> next = ReadSplit(*resumed, 1);
+    ASSERT_EQ(next.size(), 1u) << "read so far: " << events.size();
+    events.push_back(next[0]);
+  }
+  std::map<std::string, std::vector<std::string>> by_topic;
+  for (const auto& [topic, data] : events) by_topic[topic].push_back(data);
+  EXPECT_EQ(by_topic[quiet], (std::vector<std::string>{"1", "2", "3"}));
+  EXPECT_EQ(by_topic[loud], (std::vector<std::string>{"2"}));
+  EXPECT_EQ(by_topic[idle], (std::vector<std::string>{"end"}));
+  for (const std::string& type : types_) EXPECT_EQ(type, "chat");
+}
+
+TEST_F(MultiTopicTest, SingleTopicProxyPassesTheNodesPositionThrough) {
+  // Given a topic with two events, expect the router's single-topic stream to carry the
+  // node's Ringcast-Position unchanged (the id of event 2), and the node's own stream the same.
+  StartCluster();
+  const std::string topic = TopicOn(2, "pos");
+  Publish(topic, "a");
+  const std::string second = Publish(topic, "b");
+  std::unique_ptr<SseConnection> proxied = SubscribeVia(TopicPath(topic));
+  ASSERT_NE(proxied, nullptr);
+  ASSERT_EQ(proxied->status(), 200);
+  EXPECT_EQ(proxied->header("Ringcast-Position"), second);
+  absl::StatusOr<std::unique_ptr<SseConnection>> direct =
+      SseConnection::Open(cluster_.nodes[2].http_address, TopicPath(topic));
+  ASSERT_THAT(direct, IsOk());
+  EXPECT_EQ((*direct)->header("Ringcast-Position"), second);
 }
 
 TEST_F(MultiTopicTest, MalformedOrForeignIdResetsEveryTopic) {

@@ -148,6 +148,10 @@ TEST(EncodeComment, LineEndsBecomeSpaces) {
 }
 
 // Given a reconnection delay, expect "retry: <ms>" and a blank line.
+TEST(EncodeIdOnly, ExactBytesNoDataLine) {
+  EXPECT_EQ(EncodeIdOnly("m1.00000000000000ff.7:3.-"), "id: m1.00000000000000ff.7:3.-\n\n");
+}
+
 TEST(EncodeRetry, ExactBytes) {
   EXPECT_EQ(EncodeRetry(3000), "retry: 3000\n\n");
   EXPECT_EQ(EncodeRetry(0), "retry: 0\n\n");

@@ -172,6 +172,14 @@ TEST_F(ParserTest, LastEventIdUpdatesAtBlankLine) {
   EXPECT_EQ(parser_.last_event_id(), "9:9");
 }
 
+// Given an id-only message (a router's multi-topic position update), expect last_event_id()
+// to take it, nothing dispatched, and the next event to carry it without an id: of its own.
+TEST_F(ParserTest, IdOnlyMessageSetsLastIdAndDispatchesNothing) {
+  EXPECT_THAT(Feed("id: m1.00000000000000ff.7:3.9:0\n\n"), IsEmpty());
+  EXPECT_EQ(parser_.last_event_id(), "m1.00000000000000ff.7:3.9:0");
+  EXPECT_THAT(Feed("data: x\n\n"), ElementsAre("message|x|m1.00000000000000ff.7:3.9:0|-"));
+}
+
 // Given an event with a type but no data, expect nothing dispatched and the type reset.
 TEST_F(ParserTest, EventWithoutDataNotDispatched) {
   EXPECT_THAT(Feed("event: price\n\n"), IsEmpty());

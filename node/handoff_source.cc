@@ -1,0 +1,562 @@
+// handoff_source.cc — planning moves from the ring and running one Transfer stream per target
+// (see handoff_source.h; the protocol is in handoff.proto).
+#include "node/handoff_source.h"
+
+#include <algorithm>
+#include <deque>
+#include <iostream>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "ringcast/v1/handoff.grpc.pb.h"
+#include "sse/parser.h"
+
+namespace ringcast::node {
+namespace {
+
+// Keeps each EventBatch well under gRPC's 4 MiB message limit (handoff.proto asks < 1 MiB).
+constexpr size_t kMaxBatchBytes = 512 * 1024;
+// How long a transfer waits for the target to activate its sealed topics.
+constexpr absl::Duration kActivationTimeout = absl::Seconds(10);
+// How often the planner looks again without being woken (new topics, expired tombstones).
+constexpr absl::Duration kPlanInterval = absl::Milliseconds(500);
+
+// The appends of the move's copying topics, and its seals, in the order they happened.
+class TailQueue final : public HandoffTail {
+ public:
+  struct Entry {
+    std::shared_ptr<Topic> topic;
+    CopiedEvent event;
+    std::optional<HandoffSeal> seal;  // set: the topic's seal, after its last event
+  };
+
+  void OnAppended(const std::shared_ptr<Topic>& topic, const CopiedEvent& event) override {
+    absl::MutexLock lock(&mu_);
+    entries_.push_back({topic, event, std::nullopt});
+  }
+
+  void PushSeal(const std::shared_ptr<Topic>& topic, const HandoffSeal& seal) {
+    absl::MutexLock lock(&mu_);
+    entries_.push_back({topic, {}, seal});
+  }
+
+  // Everything queued, waiting up to `wait` for something.
+  std::deque<Entry> Take(absl::Duration wait) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](std::deque<Entry>* entries) { return !entries->empty(); },
+                             &entries_),
+                         wait);
+    return std::exchange(entries_, {});
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  google::protobuf::Timestamp t;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  t.set_seconds(nanos / 1'000'000'000);
+  t.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  return t;
+}
+
+// An event as the Transfer carries it: its frame parsed back into id, type and data.
+void ToBufferedEvent(const CopiedEvent& event, v1::BufferedEvent* out) {
+  sse::EventStreamParser parser;
+  parser.Feed(*event.frame, [&](const sse::ParsedEvent& parsed) {
+    out->set_event_id(parsed.id);
+    out->set_type(parsed.type == sse::kDefaultEventType ? "" : parsed.type);
+    out->set_data(parsed.data);
+  });
+  out->set_offset(event.offset);
+  *out->mutable_publish_time() = ToProto(event.published);
+}
+
+void ToProto(const std::vector<ProducerMarkCopy>& marks,
+             google::protobuf::RepeatedPtrField<v1::ProducerMark>* out) {
+  for (const ProducerMarkCopy& mark : marks) {
+    v1::ProducerMark* proto = out->Add();
+    proto->set_producer_id(mark.producer_id);
+    proto->set_last_sequence(mark.sequence);
+    if (mark.id.offset != 0) proto->set_last_event_id(mark.id.ToString());
+  }
+}
+
+}  // namespace
+
+struct HandoffSource::Move {
+  std::string target_id;
+  std::string target_address;
+  std::vector<uint32_t> partitions;
+  std::vector<std::shared_ptr<Topic>> topics;
+};
+
+// One Transfer stream: writes on the move's thread, reads (activations) on a thread of its own.
+class HandoffSource::TransferStream {
+ public:
+  using Stream = grpc::ClientReaderWriter<v1::TransferRequest, v1::TransferResponse>;
+
+  TransferStream(HandoffSource& source, const Move& move)
+      : source_(source), move_(move) {}
+  ~TransferStream() {
+    source_.Track(&context_, false);
+    source_.topics_moving_.fetch_sub(snapshots_.size(), std::memory_order_relaxed);
+  }
+
+  // Runs the move; true when every topic it began was activated (or found active) at the target.
+  bool Run() {
+    auto channel = grpc::CreateChannel(move_.target_address, grpc::InsecureChannelCredentials());
+    stub_ = v1::Handoff::NewStub(channel);
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
+    stream_ = stub_->Transfer(&context_);
+    source_.Track(&context_, true);
+    if (!Begin()) return Fail();
+    reader_ = std::thread([this] { ReadActivations(); });
+    if (!CopyAndTail()) return Fail();
+    SealAll();
+    if (!WriteTail(/*until_sealed=*/true)) return Fail();
+    if (!AwaitActivations()) return Fail();
+    stream_->WritesDone();
+    reader_.join();
+    const grpc::Status finished = stream_->Finish();
+    if (finished.ok()) {
+      source_.UpdateStatus(move_.target_id,
+                           [](MoveStatus& status) { status.state = v1::MOVE_STATE_DONE; });
+    }
+    if (!finished.ok()) std::cerr << "ringcast-node: transfer to " << move_.target_id << ": "
+                                  << finished.error_message() << "\n";
+    return finished.ok();
+  }
+
+ private:
+  struct Moving {
+    std::shared_ptr<Topic> topic;
+    absl::Time began;
+    absl::Time sealed = absl::InfiniteFuture();
+    bool activated = false;
+  };
+
+  uint64_t RingVersion() const { return source_.ring_.Load()->version(); }
+
+  bool Begin() {
+    v1::TransferRequest request;
+    request.set_ring_version(RingVersion());
+    v1::TransferBegin* begin = request.mutable_begin();
+    begin->set_source_node_id(source_.options_.node_id);
+    begin->set_target_node_id(move_.target_id);
+    for (uint32_t p : move_.partitions) begin->add_partitions(p);
+    for (const auto& topic : move_.topics) begin->add_topics(topic->name());
+    v1::TransferResponse ready;
+    if (!stream_->Write(request) || !stream_->Read(&ready) || !ready.has_ready()) return false;
+    absl::flat_hash_set<std::string> active;
+    for (const v1::TopicResume& resume : ready.ready().topics()) {
+      if (resume.state() == v1::TOPIC_TRANSFER_STATE_ACTIVE) active.insert(resume.topic());
+    }
+    for (const auto& topic : move_.topics) {
+      if (active.contains(topic->name())) {
+        source_.Moved(topic);  // an earlier transfer got it there already
+        continue;
+      }
+      absl::StatusOr<HandoffSnapshot> snapshot = topic->BeginHandoff(&tail_);
+      if (!snapshot.ok()) continue;  // freed or already moving: the planner looks again
+      absl::MutexLock lock(&mu_);
+      moving_[topic->name()] = Moving{topic, absl::Now()};
+      snapshots_.emplace_back(topic, *std::move(snapshot));
+    }
+    source_.topics_moving_.fetch_add(snapshots_.size(), std::memory_order_relaxed);
+    const uint64_t version = request.ring_version();
+    const size_t total = snapshots_.size();
+    source_.UpdateStatus(move_.target_id, [&](MoveStatus& status) {
+      status = MoveStatus{version, move_.partitions, v1::MOVE_STATE_PRE_COPY, total, 0, 0, {}};
+    });
+    return true;
+  }
+
+  bool CopyAndTail() {
+    for (auto& [topic, snapshot] : snapshots_) {
+      v1::TransferRequest request;
+      request.set_ring_version(RingVersion());
+      v1::TopicSnapshot* proto = request.mutable_topic_snapshot();
+      proto->set_topic(topic->name());
+      proto->set_epoch(snapshot.epoch);
+      proto->set_first_offset(snapshot.first_offset);
+      proto->set_next_offset(snapshot.next_offset);
+      ToProto(snapshot.producers, proto->mutable_producers());
+      if (!stream_->Write(request)) return false;
+      if (!WriteEvents(topic, snapshot.events)) return false;
+      snapshot.events.clear();
+    }
+    return WriteTail(/*until_sealed=*/false);
+  }
+
+  bool WriteEvents(const std::shared_ptr<Topic>& topic, const std::vector<CopiedEvent>& events) {
+    v1::TransferRequest request;
+    size_t bytes = 0;
+    auto flush = [&] {
+      if (!request.has_events()) return true;
+      request.set_ring_version(RingVersion());
+      source_.metrics_.AddBytesOut(static_cast<double>(bytes));
+      source_.UpdateStatus(move_.target_id,
+                           [&](MoveStatus& status) { status.bytes_moved += bytes; });
+      bytes = 0;
+      const bool written = stream_->Write(request);
+      request.Clear();
+      return written;
+    };
+    for (const CopiedEvent& event : events) {
+      v1::EventBatch* batch = request.mutable_events();
+      batch->set_topic(topic->name());
+      ToBufferedEvent(event, batch->add_events());
+      bytes += event.frame->size();
+      if (bytes >= kMaxBatchBytes && !flush()) return false;
+    }
+    return flush();
+  }
+
+  // Writes what the copying topics appended since; with `until_sealed`, until every seal is out.
+  bool WriteTail(bool until_sealed) {
+    const absl::Time deadline = absl::Now() + kActivationTimeout;
+    do {
+      std::deque<TailQueue::Entry> entries =
+          tail_.Take(until_sealed ? absl::Milliseconds(50) : absl::ZeroDuration());
+      size_t i = 0;
+      while (i < entries.size()) {
+        TailQueue::Entry& entry = entries[i];
+        if (entry.seal.has_value()) {
+          if (!WriteSeal(entry.topic, *entry.seal)) return false;
+          ++seals_written_;
+          ++i;
+          continue;
+        }
+        // Consecutive events of one topic go out as one batch.
+        std::vector<CopiedEvent> run;
+        while (i < entries.size() && !entries[i].seal.has_value() &&
+               entries[i].topic == entry.topic) {
+          run.push_back(std::move(entries[i].event));
+          ++i;
+        }
+        if (!WriteEvents(entry.topic, run)) return false;
+      }
+    } while (until_sealed && seals_written_ < sealed_count_ && absl::Now() < deadline);
+    return !until_sealed || seals_written_ == sealed_count_;
+  }
+
+  bool WriteSeal(const std::shared_ptr<Topic>& topic, const HandoffSeal& seal) {
+    v1::TransferRequest request;
+    request.set_ring_version(RingVersion());
+    v1::TopicSeal* proto = request.mutable_seal();
+    proto->set_topic(topic->name());
+    proto->set_last_offset(seal.last_offset);
+    ToProto(seal.producers, proto->mutable_producers());
+    return stream_->Write(request);
+  }
+
+  void SealAll() {
+    absl::MutexLock lock(&mu_);
+    for (auto& entry : moving_) {
+      Moving& moving = entry.second;
+      const std::shared_ptr<Topic>& topic = moving.topic;
+      topic->Seal([&](const HandoffSeal& seal) { tail_.PushSeal(topic, seal); });
+      moving.sealed = absl::Now();
+      ++sealed_count_;
+    }
+    source_.UpdateStatus(move_.target_id,
+                         [](MoveStatus& status) { status.state = v1::MOVE_STATE_SEALED; });
+  }
+
+  void ReadActivations() {
+    v1::TransferResponse response;
+    while (stream_->Read(&response)) {
+      if (!response.has_activated()) continue;
+      absl::MutexLock lock(&mu_);
+      auto it = moving_.find(response.activated().topic());
+      if (it == moving_.end() || it->second.activated) continue;
+      Moving& moving = it->second;
+      moving.activated = true;
+      ++activated_count_;
+      const absl::Time now = absl::Now();
+      source_.metrics_.CountTopicMovedOut(now - moving.sealed, now - moving.began);
+      source_.Moved(moving.topic);
+      source_.UpdateStatus(move_.target_id, [](MoveStatus& status) { ++status.topics_moved; });
+    }
+    absl::MutexLock lock(&mu_);
+    read_done_ = true;
+  }
+
+  bool AwaitActivations() {
+    absl::MutexLock lock(&mu_);
+    auto all_in = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return read_done_ || activated_count_ == moving_.size();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&all_in), kActivationTimeout);
+    return activated_count_ == moving_.size();
+  }
+
+  // The stream broke or timed out: topics not yet sealed append again at once; sealed ones only
+  // once the target confirms it discarded them (Abort), or has left the ring.
+  bool Fail() {
+    context_.TryCancel();
+    if (reader_.joinable()) reader_.join();
+    std::vector<std::shared_ptr<Topic>> sealed;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [name, moving] : moving_) {
+        if (moving.activated) continue;
+        if (moving.sealed == absl::InfiniteFuture()) {
+          moving.topic->CancelHandoff();
+        } else {
+          sealed.push_back(moving.topic);
+        }
+      }
+    }
+    if (!sealed.empty()) ResolveSealed(sealed);
+    return false;
+  }
+
+  void ResolveSealed(const std::vector<std::shared_ptr<Topic>>& sealed) {
+    v1::AbortRequest request;
+    request.set_source_node_id(source_.options_.node_id);
+    request.set_target_node_id(move_.target_id);
+    for (uint32_t p : move_.partitions) request.add_partitions(p);
+    request.set_reason("transfer failed");
+    absl::Duration backoff = absl::Milliseconds(100);
+    while (true) {
+      const std::shared_ptr<const Ring> ring = source_.ring_.Load();
+      if (ring->FindMember(move_.target_id) == nullptr || source_.Stopping()) {
+        // The target left the ring (or this node stops): whatever it activated is gone with it.
+        for (const auto& topic : sealed) topic->CancelHandoff();
+        return;
+      }
+      request.set_ring_version(ring->version());
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+      v1::AbortResponse response;
+      if (stub_->Abort(&context, request, &response).ok()) {
+        const absl::flat_hash_set<std::string> active(response.active_topics().begin(),
+                                                      response.active_topics().end());
+        for (const auto& topic : sealed) {
+          if (active.contains(topic->name())) {
+            source_.Moved(topic);
+          } else {
+            topic->CancelHandoff();
+          }
+        }
+        return;
+      }
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, absl::Seconds(2));
+    }
+  }
+
+  HandoffSource& source_;
+  const Move& move_;
+  std::unique_ptr<v1::Handoff::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<Stream> stream_;
+  std::thread reader_;
+  TailQueue tail_;
+  std::vector<std::pair<std::shared_ptr<Topic>, HandoffSnapshot>> snapshots_;
+  size_t sealed_count_ = 0;
+  size_t seals_written_ = 0;
+
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Moving> moving_ ABSL_GUARDED_BY(mu_);
+  size_t activated_count_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+HandoffSource::HandoffSource(const NodeOptions& options, TopicRegistry& topics,
+                             const RingHolder& ring, HandoffMetrics& metrics,
+                             EndTopicStreams end_streams)
+    : options_(options),
+      topics_(topics),
+      ring_(ring),
+      metrics_(metrics),
+      end_streams_(std::move(end_streams)),
+      planner_([this] { Run(); }) {}
+
+HandoffSource::~HandoffSource() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (grpc::ClientContext* context : active_contexts_) context->TryCancel();
+  }
+  planner_.join();
+  absl::flat_hash_map<std::string, std::thread> running;
+  {
+    absl::MutexLock lock(&mu_);
+    running.swap(running_);
+  }
+  for (auto& [target, thread] : running) thread.join();
+}
+
+void HandoffSource::Track(grpc::ClientContext* context, bool active) {
+  absl::MutexLock lock(&mu_);
+  if (!active) {
+    active_contexts_.erase(context);
+  } else if (stopping_) {
+    context->TryCancel();
+  } else {
+    active_contexts_.insert(context);
+  }
+}
+
+void HandoffSource::UpdateStatus(const std::string& target,
+                                 const std::function<void(MoveStatus&)>& change) {
+  absl::MutexLock lock(&mu_);
+  MoveStatus& status = statuses_[target];
+  change(status);
+  status.updated = absl::Now();
+}
+
+std::vector<v1::MoveProgress> HandoffSource::TakeProgress() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::MoveProgress> progress;
+  for (const auto& [target, status] : statuses_) {
+    for (uint32_t p : status.partitions) {
+      v1::MoveProgress& move = progress.emplace_back();
+      move.set_ring_version(status.ring_version);
+      move.set_partition(p);
+      move.set_from_node(options_.node_id);
+      move.set_to_node(target);
+      move.set_state(status.state);
+      move.set_topics_total(status.topics_total);
+      move.set_topics_moved(status.topics_moved);
+      move.set_bytes_moved(status.bytes_moved);
+      const int64_t nanos = absl::ToUnixNanos(status.updated);
+      move.mutable_update_time()->set_seconds(nanos / 1'000'000'000);
+      move.mutable_update_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+    }
+  }
+  absl::erase_if(statuses_,
+                 [](const auto& entry) { return entry.second.state == v1::MOVE_STATE_DONE; });
+  return progress;
+}
+
+bool HandoffSource::Stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+size_t HandoffSource::topics_moving() const {
+  return topics_moving_.load(std::memory_order_relaxed);
+}
+
+void HandoffSource::OnRing(const Ring* previous, const Ring& current) {
+  absl::MutexLock lock(&mu_);
+  replan_ = true;
+  if (previous == nullptr || previous->partition_count() != current.partition_count() ||
+      previous->FindMember(options_.node_id) == nullptr) {
+    return;
+  }
+  for (uint32_t p = 0; p < current.partition_count(); ++p) {
+    if (previous->OwnerOf(p).id == options_.node_id &&
+        (current.members().empty() || current.OwnerOf(p).id != options_.node_id)) {
+      owed_partitions_.insert(p);
+    }
+  }
+}
+
+void HandoffSource::Run() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](HandoffSource* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                               return self->stopping_ || self->replan_;
+                             },
+                             this),
+                         kPlanInterval);
+    if (stopping_) break;
+    replan_ = false;
+    JoinFinished();
+    ForgetExpiredTombstones(absl::Now());
+    StartMoves();
+  }
+}
+
+absl::flat_hash_map<std::string, std::shared_ptr<HandoffSource::Move>> HandoffSource::Plan() {
+  absl::flat_hash_map<std::string, std::shared_ptr<Move>> moves;
+  const std::shared_ptr<const Ring> ring = ring_.Load();
+  if (ring == nullptr || ring->members().empty()) return moves;
+  auto move_to = [&](const Member& owner) -> Move& {
+    std::shared_ptr<Move>& move = moves[owner.id];
+    if (move == nullptr) move = std::make_shared<Move>(Move{owner.id, owner.grpc_address, {}, {}});
+    return *move;
+  };
+  absl::flat_hash_map<std::string, absl::flat_hash_set<uint32_t>> partitions;
+  // A partition that came back has nothing to hand over.
+  absl::erase_if(owed_partitions_,
+                 [&](uint32_t p) { return ring->OwnerOf(p).id == options_.node_id; });
+  for (uint32_t p : owed_partitions_) {
+    const Member& owner = ring->OwnerOf(p);
+    move_to(owner);
+    partitions[owner.id].insert(p);
+  }
+  for (const std::shared_ptr<Topic>& topic : topics_.All()) {
+    if (topic->handoff_state() != HandoffState::kOwned) continue;
+    const uint32_t p = ring->PartitionOf(topic->name());
+    const Member& owner = ring->OwnerOf(p);
+    if (owner.id == options_.node_id) continue;
+    move_to(owner).topics.push_back(topic);
+    partitions[owner.id].insert(p);
+  }
+  for (auto& [target, move] : moves) {
+    move->partitions.assign(partitions[target].begin(), partitions[target].end());
+    std::sort(move->partitions.begin(), move->partitions.end());
+  }
+  return moves;
+}
+
+void HandoffSource::StartMoves() {
+  for (auto& planned : Plan()) {
+    const std::string& target = planned.first;
+    std::shared_ptr<Move> move = planned.second;
+    // NOTE: a target's running transfer replans when it ends (RunMove).
+    if (running_.contains(target)) continue;
+    if (running_.size() >= static_cast<size_t>(options_.handoff_concurrency)) return;
+    running_[target] = std::thread([this, move] { RunMove(move); });
+  }
+}
+
+void HandoffSource::RunMove(const std::shared_ptr<Move>& move) {
+  const bool ok = TransferStream(*this, *move).Run();
+  metrics_.CountTransfer(ok);
+  absl::MutexLock lock(&mu_);
+  if (ok) {
+    for (uint32_t p : move->partitions) owed_partitions_.erase(p);
+  }
+  finished_.push_back(move->target_id);
+  replan_ = true;
+}
+
+void HandoffSource::Moved(const std::shared_ptr<Topic>& topic) {
+  topic->MarkMoved();
+  end_streams_(topic);
+  absl::MutexLock lock(&mu_);
+  tombstones_.emplace_back(absl::Now() + options_.handoff_tombstone, topic);
+}
+
+void HandoffSource::JoinFinished() {
+  for (const std::string& target : finished_) {
+    auto it = running_.find(target);
+    if (it == running_.end()) continue;
+    it->second.join();
+    running_.erase(it);
+  }
+  finished_.clear();
+}
+
+void HandoffSource::ForgetExpiredTombstones(absl::Time now) {
+  auto expired = std::partition(tombstones_.begin(), tombstones_.end(),
+                                [now](const auto& entry) { return entry.first > now; });
+  for (auto it = expired; it != tombstones_.end(); ++it) topics_.Forget(it->second);
+  tombstones_.erase(expired, tombstones_.end());
+}
+
+}  // namespace ringcast::node

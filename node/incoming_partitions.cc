@@ -1,0 +1,84 @@
+// incoming_partitions.cc — bookkeeping of gained partitions (see incoming_partitions.h).
+#include "node/incoming_partitions.h"
+
+#include <utility>
+
+namespace ringcast::node {
+
+IncomingPartitions::IncomingPartitions(std::string node_id, absl::Duration abandon_after,
+                                       HandoffMetrics& metrics)
+    : node_id_(std::move(node_id)), abandon_after_(abandon_after), metrics_(metrics) {}
+
+void IncomingPartitions::CountWaiting() {
+  if (waiting_.empty()) pending_topics_.clear();
+  waiting_count_.store(waiting_.size(), std::memory_order_release);
+  metrics_.SetIncomingPartitions(static_cast<double>(waiting_.size()));
+}
+
+void IncomingPartitions::Expire(absl::Time now) {
+  if (waiting_count_.load(std::memory_order_acquire) == 0) return;
+  absl::MutexLock lock(&mu_);
+  AbandonStale(now);
+}
+
+void IncomingPartitions::OnRing(const Ring* previous, const Ring& current, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  const Member* self = current.FindMember(node_id_);
+  const bool was_member = previous != nullptr && previous->FindMember(node_id_) != nullptr;
+  for (uint32_t p = 0; p < current.partition_count(); ++p) {
+    const bool owned = self != nullptr && current.OwnerOf(p).id == node_id_;
+    if (!owned) {
+      waiting_.erase(p);
+      continue;
+    }
+    const bool owned_before = was_member && previous->partition_count() == current.partition_count() &&
+                              previous->OwnerOf(p).id == node_id_;
+    // A node's first ring brings nothing to wait for; neither does a partition it kept.
+    if (previous != nullptr && !owned_before) waiting_.try_emplace(p, Waiting{now, false});
+  }
+  CountWaiting();
+}
+
+void IncomingPartitions::OnBegin(absl::Span<const uint32_t> partitions,
+                                 absl::Span<const std::string> topics, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (uint32_t p : partitions) {
+    auto it = waiting_.find(p);
+    if (it != waiting_.end()) it->second = Waiting{now, true};
+  }
+  last_transfer_activity_ = now;
+  pending_topics_.insert(topics.begin(), topics.end());
+}
+
+void IncomingPartitions::OnTopicArrived(std::string_view topic, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  pending_topics_.erase(std::string(topic));
+  last_transfer_activity_ = now;
+}
+
+void IncomingPartitions::OnTransferDone(absl::Span<const uint32_t> partitions) {
+  absl::MutexLock lock(&mu_);
+  for (uint32_t p : partitions) waiting_.erase(p);
+  CountWaiting();
+}
+
+bool IncomingPartitions::MayCreate(std::string_view topic, uint32_t partition, absl::Time now) {
+  if (waiting_count_.load(std::memory_order_acquire) == 0) return true;
+  absl::MutexLock lock(&mu_);
+  AbandonStale(now);
+  auto it = waiting_.find(partition);
+  if (it == waiting_.end()) return true;
+  return it->second.begun && !pending_topics_.contains(std::string(topic));
+}
+
+void IncomingPartitions::AbandonStale(absl::Time now) {
+  // NOTE: while any transfer makes progress, nothing is abandoned.
+  if (now - last_transfer_activity_ <= abandon_after_) return;
+  const size_t before = waiting_.size();
+  absl::erase_if(waiting_, [&](const auto& entry) {
+    return now - entry.second.since > abandon_after_;
+  });
+  if (waiting_.size() != before) CountWaiting();
+}
+
+}  // namespace ringcast::node
