@@ -55,7 +55,7 @@ ABSL_FLAG(std::string, last_event_id, "", "Resume after this event id (Last-Even
 ABSL_FLAG(std::string, format, "text",
           "Output: text or json. subscribe: text (<id> <type> <data with newlines escaped>) or "
           "json (one object per line with id, type, data). ring show: a table, or one JSON "
-          "object with the ring and health.");
+          "object with the ring, health and rebalance status.");
 ABSL_FLAG(int32_t, retry_ms, -1,
           "Wait before reconnecting; -1 = the server's last retry: value, else 2000.");
 ABSL_FLAG(int32_t, idle_timeout_s, 60, "Reconnect after this many seconds without a byte.");
@@ -118,8 +118,9 @@ const std::vector<Command>& Commands() {
         "[--format=text|json]"},
        {"url", "topic", "last_event_id", "count", "format", "retry_ms", "idle_timeout_s"}},
       {"ring show",
-       "Prints a router's ring: version, Q, and per node its addresses, weight, partitions, "
-       "share of the keyspace and health.",
+       "Prints a router's ring: version, Q, the partition moves of the latest changes (or "
+       "\"settled\"), and per node its addresses, weight, partitions, share of the keyspace "
+       "and health.",
        {"ringcast ring show [--router=HOST:PORT] [--format=text|json]"},
        {"router", "format", "timeout_ms"}},
       {"ring add",

@@ -1,4 +1,4 @@
-// ring.cc — `ringcast ring show|add|remove` over the Cluster service: one unary call each (two for
+// ring.cc — `ringcast ring show|add|remove` over the Cluster service: one unary call each (three for
 // show), the reply rendered as a table, JSON, or a summary of the partitions a change moved.
 #include "cli/ring.h"
 
@@ -9,8 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/cli.h"
 #include "cli/publish.h"
@@ -92,6 +94,39 @@ std::vector<std::string> HealthCells(const v1::NodeHealth* health, absl::Time no
   return {StateName(health->state()), LastSeen(*health, now)};
 }
 
+// "DONE" for MOVE_STATE_DONE.
+std::string MoveStateName(v1::MoveState state) {
+  const std::string& name = v1::MoveState_Name(state);
+  return absl::StartsWith(name, "MOVE_STATE_") ? name.substr(11) : name;
+}
+
+// The moves of one (from, to) pair: partitions per state, and the counters of each transfer.
+struct PairMoves {
+  std::map<v1::MoveState, uint32_t> partitions;
+  // One entry per transfer, keyed by its update time (every partition of it carries the same).
+  std::map<std::pair<int64_t, int32_t>, const v1::MoveProgress*> transfers;
+};
+
+std::vector<std::string> PairCells(const std::pair<std::string, std::string>& pair,
+                                   const PairMoves& moves) {
+  std::vector<std::string> by_state;
+  for (const auto& [state, count] : moves.partitions) {
+    by_state.push_back(absl::StrCat(count, " ", MoveStateName(state)));
+  }
+  uint64_t topics_total = 0;
+  uint64_t topics_moved = 0;
+  uint64_t bytes = 0;
+  for (const auto& [time, progress] : moves.transfers) {
+    topics_total += progress->topics_total();
+    topics_moved += progress->topics_moved();
+    bytes += progress->bytes_moved();
+  }
+  return {absl::StrCat("  ", pair.first, " -> ", pair.second),
+          absl::StrCat("partitions: ", absl::StrJoin(by_state, ", ")),
+          absl::StrCat("topics ", topics_moved, "/", topics_total),
+          absl::StrCat("bytes ", bytes)};
+}
+
 std::string JsonOf(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -99,6 +134,21 @@ std::string JsonOf(const google::protobuf::Message& message) {
   std::string json;
   if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) return "null";
   return json;
+}
+
+// One optional call of `ring show` (`call` fills its reply); on failure says which part is
+// missing and why on `err`. True when the call succeeded.
+template <typename Call>
+bool CallExtra(const RouterCallOptions& options, std::string_view what, std::ostream& err,
+               Call call) {
+  grpc::ClientContext context;
+  SetDeadline(options, context);
+  const grpc::Status status = call(context);
+  if (!status.ok()) {
+    err << "ringcast ring show: no " << what << ": "
+        << FormatStatus(client::FromGrpcStatus(status)) << "\n";
+  }
+  return status.ok();
 }
 
 int Fail(std::string_view command, const absl::Status& status, std::ostream& err) {
@@ -130,8 +180,29 @@ absl::Status ValidateRingRemove(const RingRemoveOptions& options) {
   return absl::OkStatus();
 }
 
+std::string FormatRebalance(const v1::GetRebalanceStatusResponse& rebalance) {
+  if (rebalance.moves().empty()) return "rebalance: settled\n";
+  std::map<std::pair<std::string, std::string>, PairMoves> by_pair;
+  uint64_t first_version = rebalance.moves(0).ring_version();
+  uint64_t last_version = first_version;
+  for (const v1::MoveProgress& move : rebalance.moves()) {
+    PairMoves& pair = by_pair[{move.from_node(), move.to_node()}];
+    ++pair.partitions[move.state()];
+    pair.transfers[{move.update_time().seconds(), move.update_time().nanos()}] = &move;
+    first_version = std::min(first_version, move.ring_version());
+    last_version = std::max(last_version, move.ring_version());
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [pair, moves] : by_pair) rows.push_back(PairCells(pair, moves));
+  return absl::StrCat(
+      "rebalance: ", rebalance.settled() ? "settled" : "in progress", " (",
+      rebalance.moves_size(), " partition moves, ring version ", first_version,
+      first_version == last_version ? "" : absl::StrCat("-", last_version), ")\n",
+      FormatColumns(rows));
+}
+
 std::string FormatRingTable(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health,
-                            absl::Time now) {
+                            const v1::GetRebalanceStatusResponse* rebalance, absl::Time now) {
   std::map<std::string, const v1::NodeHealth*> health_by_id;
   if (health != nullptr) {
     for (const v1::NodeHealth& node : health->nodes()) health_by_id[node.node_id()] = &node;
@@ -165,12 +236,17 @@ std::string FormatRingTable(const v1::RingSnapshot& ring, const v1::GetHealthRes
   }
   return absl::StrCat("ring version ", ring.version(), ", ", ring.partition_count(),
                       " partitions, ", ring.members_size(),
-                      ring.members_size() == 1 ? " node" : " nodes", "\n\n", FormatColumns(rows));
+                      ring.members_size() == 1 ? " node" : " nodes", "\n",
+                      rebalance == nullptr ? "" : FormatRebalance(*rebalance), "\n",
+                      FormatColumns(rows));
 }
 
-std::string FormatRingJson(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health) {
+std::string FormatRingJson(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health,
+                           const v1::GetRebalanceStatusResponse* rebalance) {
   return absl::StrCat("{\"ring\":", JsonOf(ring),
-                      ",\"health\":", health == nullptr ? "null" : JsonOf(*health), "}\n");
+                      ",\"health\":", health == nullptr ? "null" : JsonOf(*health),
+                      ",\"rebalance\":", rebalance == nullptr ? "null" : JsonOf(*rebalance),
+                      "}\n");
 }
 
 std::string FormatRingChange(std::string_view what, const v1::RingSnapshot& ring,
@@ -204,18 +280,22 @@ int RunRingShow(const RingShowOptions& options, std::ostream& out, std::ostream&
     grpc::Status status = cluster->GetRing(&context, v1::GetRingRequest(), &ring);
     if (!status.ok()) return Fail("ring show", client::FromGrpcStatus(status), err);
   }
+  // The ring is what was asked for; health and moves are a bonus: say why one is missing, go on.
   v1::GetHealthResponse health;
-  grpc::ClientContext context;
-  SetDeadline(options.call, context);
-  grpc::Status health_status = cluster->GetHealth(&context, v1::GetHealthRequest(), &health);
-  if (!health_status.ok()) {
-    // The ring is what was asked for; health is a bonus, so say why it is missing and go on.
-    err << "ringcast ring show: no health: " << FormatStatus(client::FromGrpcStatus(health_status))
-        << "\n";
-  }
-  const v1::GetHealthResponse* shown_health = health_status.ok() ? &health : nullptr;
-  out << (options.format == OutputFormat::kJson ? FormatRingJson(ring, shown_health)
-                                                : FormatRingTable(ring, shown_health, absl::Now()))
+  const bool has_health = CallExtra(
+      options.call, "health", err, [&](grpc::ClientContext& context) {
+        return cluster->GetHealth(&context, v1::GetHealthRequest(), &health);
+      });
+  v1::GetRebalanceStatusResponse rebalance;
+  const bool has_rebalance = CallExtra(
+      options.call, "rebalance status", err, [&](grpc::ClientContext& context) {
+        return cluster->GetRebalanceStatus(&context, v1::GetRebalanceStatusRequest(), &rebalance);
+      });
+  const v1::GetHealthResponse* shown_health = has_health ? &health : nullptr;
+  const v1::GetRebalanceStatusResponse* shown_rebalance = has_rebalance ? &rebalance : nullptr;
+  out << (options.format == OutputFormat::kJson
+              ? FormatRingJson(ring, shown_health, shown_rebalance)
+              : FormatRingTable(ring, shown_health, shown_rebalance, absl::Now()))
       << std::flush;
   return kExitOk;
 }

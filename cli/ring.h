@@ -1,8 +1,9 @@
 // ring.h — `ringcast ring show|add|remove`: reads and changes a router's ring through the
 // ringcast.v1.Cluster service (cluster.proto).
 //
-//   ringcast ring show                       version, Q, and one row per node: addresses, weight,
-//                                            partitions owned, share of the keyspace, health
+//   ringcast ring show                       version, Q, moves in progress, and one row per node:
+//                                            addresses, weight, partitions owned, share of the
+//                                            keyspace, health
 //   ringcast ring add --id=node-4 --http=127.0.0.1:8004 --grpc=127.0.0.1:9004
 //   ringcast ring remove --id=node-4         both print the new version and the moved partitions
 //
@@ -53,10 +54,12 @@ struct RingRemoveOptions {
 absl::Status ValidateRingAdd(const RingAddOptions& options);
 absl::Status ValidateRingRemove(const RingRemoveOptions& options);
 
-// The table of `ring show`, e.g. (health from `health`, which may be null when unavailable;
-// "last seen" relative to `now`):
+// The table of `ring show`, e.g. (health from `health` and moves from `rebalance`, either of
+// which may be null when unavailable; "last seen" relative to `now`):
 //
 //   ring version 4, 16384 partitions, 3 nodes
+//   rebalance: in progress (moves of ring versions 4-4)
+//     node-1 -> node-3  partitions: 1200 DONE, 166 PRE_COPY  topics 310/402  bytes 1843200
 //
 //   NODE    HTTP            GRPC            WEIGHT  PARTITIONS  SHARE    HEALTH   LAST SEEN
 //   node-1  127.0.0.1:8001  127.0.0.1:9001  1       5462        33.34%   SERVING  0.4s ago
@@ -65,11 +68,20 @@ absl::Status ValidateRingRemove(const RingRemoveOptions& options);
 // Nodes that report health without being members (a removed node still draining) follow the
 // members with "-" for weight, partitions and share.
 std::string FormatRingTable(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health,
-                            absl::Time now);
+                            const v1::GetRebalanceStatusResponse* rebalance, absl::Time now);
 
-// {"ring": <RingSnapshot>, "health": <GetHealthResponse or null>} on one line, in protobuf's
-// JSON mapping with the .proto field names (uint64 values are strings, as the mapping says).
-std::string FormatRingJson(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health);
+// The rebalance lines of the table: "rebalance: settled" when no move is listed; otherwise
+// "rebalance: in progress" or "rebalance: settled" with the ring versions of the listed moves,
+// then one line per (from -> to): its partitions by state, topics moved/total, bytes copied. A
+// source reports the same counters on every partition of one transfer, so each transfer
+// (from, to, update_time) is counted once.
+std::string FormatRebalance(const v1::GetRebalanceStatusResponse& rebalance);
+
+// {"ring": <RingSnapshot>, "health": <GetHealthResponse or null>, "rebalance":
+// <GetRebalanceStatusResponse or null>} on one line, in protobuf's JSON mapping with the .proto
+// field names (uint64 values are strings, as the mapping says).
+std::string FormatRingJson(const v1::RingSnapshot& ring, const v1::GetHealthResponse* health,
+                           const v1::GetRebalanceStatusResponse* rebalance);
 
 // What a committed change did, e.g.
 //   added node-4: ring version 4 -> 5, 4096 of 16384 partitions moved (25.00%)

@@ -22,7 +22,7 @@ class HandoffMetrics {
   void CountTopicMovedOut(absl::Duration cutover, absl::Duration whole_move);
   void AddBytesOut(double bytes) { bytes_out_.Increment(bytes); }
   void CountTransfer(bool ok) { (ok ? transfers_ok_ : transfers_failed_).Increment(); }
-  void SetTopicsMoving(double count) { topics_moving_.Set(count); }
+  void AddTopicsMoving(double delta) { topics_moving_.Increment(delta); }
 
   // Target side.
   void CountTopicMovedIn() { topics_in_.Increment(); }

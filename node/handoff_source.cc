@@ -107,6 +107,7 @@ class HandoffSource::TransferStream {
   ~TransferStream() {
     source_.Track(&context_, false);
     source_.topics_moving_.fetch_sub(snapshots_.size(), std::memory_order_relaxed);
+    source_.metrics_.AddTopicsMoving(-static_cast<double>(snapshots_.size()));
   }
 
   // Runs the move; true when every topic it began was activated (or found active) at the target.
@@ -119,6 +120,7 @@ class HandoffSource::TransferStream {
     if (!Begin()) return Fail();
     reader_ = std::thread([this] { ReadActivations(); });
     if (!CopyAndTail()) return Fail();
+    if (!AwaitCaughtUp()) return Fail();
     SealAll();
     if (!WriteTail(/*until_sealed=*/true)) return Fail();
     if (!AwaitActivations()) return Fail();
@@ -138,6 +140,8 @@ class HandoffSource::TransferStream {
   struct Moving {
     std::shared_ptr<Topic> topic;
     absl::Time began;
+    uint64_t precopy_end = 0;  // the snapshot's next offset: the copy has caught up below it
+    bool caught_up = false;
     absl::Time sealed = absl::InfiniteFuture();
     bool activated = false;
   };
@@ -166,10 +170,12 @@ class HandoffSource::TransferStream {
       absl::StatusOr<HandoffSnapshot> snapshot = topic->BeginHandoff(&tail_);
       if (!snapshot.ok()) continue;  // freed or already moving: the planner looks again
       absl::MutexLock lock(&mu_);
-      moving_[topic->name()] = Moving{topic, absl::Now()};
+      moving_[topic->name()] = Moving{topic, absl::Now(), snapshot->next_offset};
+      ++lagging_;
       snapshots_.emplace_back(topic, *std::move(snapshot));
     }
     source_.topics_moving_.fetch_add(snapshots_.size(), std::memory_order_relaxed);
+    source_.metrics_.AddTopicsMoving(static_cast<double>(snapshots_.size()));
     const uint64_t version = request.ring_version();
     const size_t total = snapshots_.size();
     source_.UpdateStatus(move_.target_id, [&](MoveStatus& status) {
@@ -270,15 +276,49 @@ class HandoffSource::TransferStream {
                          [](MoveStatus& status) { status.state = v1::MOVE_STATE_SEALED; });
   }
 
+  // Keeps writing the tail until the target holds every topic's pre-copy (its `copied` answers
+  // reach each snapshot's last offset), so that the seal, which stops appends, waits only for
+  // the last few tailed events.
+  bool AwaitCaughtUp() {
+    const absl::Time deadline = absl::Now() + kActivationTimeout;
+    while (absl::Now() < deadline) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto caught_up = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return read_done_ || lagging_ == 0;
+        };
+        if (mu_.AwaitWithTimeout(absl::Condition(&caught_up), absl::Milliseconds(5))) {
+          return !read_done_;
+        }
+      }
+      if (!WriteTail(/*until_sealed=*/false)) return false;
+    }
+    return false;
+  }
+
   void ReadActivations() {
     v1::TransferResponse response;
     while (stream_->Read(&response)) {
+      if (response.has_copied()) {
+        absl::MutexLock lock(&mu_);
+        auto it = moving_.find(response.copied().topic());
+        if (it != moving_.end() && !it->second.caught_up &&
+            response.copied().through_offset() + 1 >= it->second.precopy_end) {
+          it->second.caught_up = true;
+          --lagging_;
+        }
+        continue;
+      }
       if (!response.has_activated()) continue;
       absl::MutexLock lock(&mu_);
       auto it = moving_.find(response.activated().topic());
       if (it == moving_.end() || it->second.activated) continue;
       Moving& moving = it->second;
       moving.activated = true;
+      if (!moving.caught_up) {  // activated without copying (the target had its own history)
+        moving.caught_up = true;
+        --lagging_;
+      }
       ++activated_count_;
       const absl::Time now = absl::Now();
       source_.metrics_.CountTopicMovedOut(now - moving.sealed, now - moving.began);
@@ -368,6 +408,7 @@ class HandoffSource::TransferStream {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Moving> moving_ ABSL_GUARDED_BY(mu_);
   size_t activated_count_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t lagging_ ABSL_GUARDED_BY(mu_) = 0;  // topics whose pre-copy the target has not confirmed
   bool read_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -51,6 +51,19 @@ class HandoffTarget::TransferSession {
     v1::TransferRequest request;
     if (!stream_->Read(&request)) return grpc::Status::OK;  // opened and closed: nothing to do
     if (grpc::Status s = OnBegin(request); !s.ok()) return s;
+    const grpc::Status status = ReadUntilClosed();
+    if (status.ok() && copies_.empty()) {
+      // The source half-closed: every listed topic is active (or was reported so).
+      target_.incoming_.OnTransferDone(partitions_);
+    } else {
+      DropUnfinishedCopies();
+    }
+    return status;
+  }
+
+ private:
+  grpc::Status ReadUntilClosed() {
+    v1::TransferRequest request;
     while (stream_->Read(&request)) {
       absl::StatusOr<std::shared_ptr<const Ring>> ring =
           target_.RingAtLeast(request.ring_version());
@@ -65,12 +78,23 @@ class HandoffTarget::TransferSession {
       }
       if (!s.ok()) return s;
     }
-    // The source half-closed: every listed topic is active (or was reported so).
-    target_.incoming_.OnTransferDone(partitions_);
     return grpc::Status::OK;
   }
 
- private:
+  // The stream ended (the source died or gave up: a broken stream reads like a half-close) or
+  // failed with copies not yet sealed. Nobody will complete them: they are discarded (their
+  // subscribers' streams end with retry:) and their topics wait again, like a begin's listed
+  // topics, for the source's next transfer or the partitions' abandonment. Without this they
+  // would stay kIncoming for good: publishes held, resuming subscribers waiting, no reset.
+  void DropUnfinishedCopies() {
+    if (copies_.empty()) return;
+    std::vector<std::string> names;
+    for (const auto& entry : copies_) names.push_back(entry.first);
+    target_.incoming_.OnTransferBroken(partitions_, names, absl::Now());
+    for (const auto& entry : copies_) target_.Discard(entry.second);
+    copies_.clear();
+  }
+
   static grpc::Status ToGrpcFencing(const absl::Status& status) {
     if (absl::IsUnavailable(status)) return Unavailable("ring_behind", std::string(status.message()));
     return ToGrpc(status);
@@ -156,7 +180,7 @@ class HandoffTarget::TransferSession {
                             held == nullptr ? 0 : held->next_offset() - 1);
     }
     copies_[snapshot.topic()] = *std::move(copy);
-    return grpc::Status::OK;
+    return WriteCopied(snapshot.topic(), snapshot.first_offset() - 1);
   }
 
   grpc::Status OnEvents(const v1::EventBatch& batch) {
@@ -182,6 +206,17 @@ class HandoffTarget::TransferSession {
       if (!appended.ok()) return ToGrpc(appended);
     }
     target_.metrics_.AddBytesIn(bytes);
+    return WriteCopied(batch.topic(), copy->next_offset() - 1);
+  }
+
+  // Tells the source how far the copy of `topic` got, so it seals once the copy caught up.
+  grpc::Status WriteCopied(const std::string& topic, uint64_t through_offset) {
+    v1::TransferResponse response;
+    response.set_ring_version(target_.ring_.Load()->version());
+    v1::TopicCopied* copied = response.mutable_copied();
+    copied->set_topic(topic);
+    copied->set_through_offset(through_offset);
+    if (!stream_->Write(response)) return Refuse(grpc::StatusCode::CANCELLED, "source went away");
     return grpc::Status::OK;
   }
 

@@ -4,9 +4,10 @@
 // and activates each topic at its seal, after which this node appends and serves it.
 //
 // Simplifications (documented in docs/rebalancing.md): an interrupted transfer is not resumed
-// from a partial copy — a new `begin` discards the copies not yet activated (their subscribers'
-// streams end with retry:) and the source sends them again; topics already activated are
-// reported ACTIVE in `ready`.
+// from a partial copy — when its stream breaks (or a new `begin` comes) the copies not yet
+// activated are discarded (their subscribers' streams end with retry:) and their topics wait
+// again, for the source to send them anew or for the partitions' abandonment; topics already
+// activated are reported ACTIVE in `ready`.
 //
 // Thread safety: gRPC's synchronous server runs each stream on a thread of its own; shared state
 // is the thread-safe registry, ring holder, incoming partitions and metrics.

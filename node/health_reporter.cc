@@ -2,8 +2,11 @@
 // own thread, woken early by ReportDraining and stopped by the destructor.
 #include "node/health_reporter.h"
 
+#include <iterator>
+#include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -16,10 +19,12 @@ constexpr absl::Duration kReportTimeout = absl::Seconds(2);
 
 }  // namespace
 
-HealthReporter::HealthReporter(std::string address, Sample sample, absl::Duration interval)
+HealthReporter::HealthReporter(std::string address, Sample sample, TakeMoves take_moves,
+                               absl::Duration interval)
     : stub_(v1::Cluster::NewStub(
           grpc::CreateChannel(std::move(address), grpc::InsecureChannelCredentials()))),
       sample_(std::move(sample)),
+      take_moves_(std::move(take_moves)),
       interval_(interval) {
   thread_ = std::thread([this] { Run(); });
 }
@@ -59,9 +64,32 @@ void HealthReporter::Run() {
   }
 }
 
+std::vector<v1::MoveProgress> HealthReporter::MovesToSend() {
+  std::vector<v1::MoveProgress> moves = std::move(unsent_moves_);
+  unsent_moves_.clear();
+  if (take_moves_ == nullptr) return moves;
+  // One entry per move (ring version, partition, target): the latest progress wins.
+  absl::flat_hash_map<std::tuple<uint64_t, uint32_t, std::string>, size_t> index;
+  for (size_t i = 0; i < moves.size(); ++i) {
+    index[{moves[i].ring_version(), moves[i].partition(), moves[i].to_node()}] = i;
+  }
+  for (v1::MoveProgress& taken : take_moves_()) {
+    auto [it, inserted] =
+        index.try_emplace({taken.ring_version(), taken.partition(), taken.to_node()},
+                          moves.size());
+    if (inserted) {
+      moves.push_back(std::move(taken));
+    } else {
+      moves[it->second] = std::move(taken);
+    }
+  }
+  return moves;
+}
+
 void HealthReporter::ReportOnce() {
   v1::ReportHealthRequest request;
   *request.mutable_health() = sample_();
+  for (v1::MoveProgress& move : MovesToSend()) *request.add_moves() = std::move(move);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + kReportTimeout));
   {
@@ -73,6 +101,10 @@ void HealthReporter::ReportOnce() {
   }
   v1::ReportHealthResponse response;
   const grpc::Status status = stub_->ReportHealth(&context, request, &response);
+  if (!status.ok()) {
+    unsent_moves_.assign(std::make_move_iterator(request.mutable_moves()->begin()),
+                         std::make_move_iterator(request.mutable_moves()->end()));
+  }
   absl::MutexLock lock(&mu_);
   call_ = nullptr;
   if (request.health().state() == v1::NODE_STATE_DRAINING) draining_reported_ = true;

@@ -1,12 +1,16 @@
 // health_reporter.h — a node's periodic Cluster.ReportHealth to the router it follows
 // (cluster.proto): state SERVING (DRAINING once shutdown starts), open connections, topics held
-// and the ring version applied, every `report_interval` the router's last reply asked for.
+// and the ring version applied, plus the progress of the moves this node runs
+// (ReportHealthRequest.moves), every `report_interval` the router's last reply asked for.
 //
-//   HealthReporter reporter("127.0.0.1:9000", [&] { return CurrentHealth(); });
+//   HealthReporter reporter("127.0.0.1:9000", [&] { return CurrentHealth(); },
+//                           [&] { return source.TakeProgress(); });
 //   ...
 //   reporter.ReportDraining();   // on SIGTERM: a DRAINING report now, then every interval
 //
-// A report that fails (router away) is tried again at the next interval; nothing queues up.
+// A report that fails (router away) is tried again at the next interval with fresh health; the
+// moves it carried are kept and sent again with the next report (a newer progress of the same
+// move replaces the kept one), so a move's final state is never lost to a failed report.
 //
 // Thread safety: every method is thread-safe. `sample` runs on the reporter's thread and must be
 // thread-safe with respect to the node it reads.
@@ -16,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -28,10 +33,14 @@ class HealthReporter {
  public:
   // What to report, without `state` (the reporter sets it). Called once per report.
   using Sample = std::function<v1::NodeHealth()>;
+  // The moves' progress since the previous call (HandoffSource::TakeProgress). Called once per
+  // report; may be empty (null: the node reports no moves).
+  using TakeMoves = std::function<std::vector<v1::MoveProgress>()>;
 
   // Starts reporting to the Cluster service at `address` at once, then every `interval` until a
   // reply names another. `interval` must be > 0.
-  HealthReporter(std::string address, Sample sample, absl::Duration interval = absl::Seconds(1));
+  HealthReporter(std::string address, Sample sample, TakeMoves take_moves = nullptr,
+                 absl::Duration interval = absl::Seconds(1));
   // Stops (cancelling a report in flight) and joins.
   ~HealthReporter();
 
@@ -50,10 +59,16 @@ class HealthReporter {
   void Run();
   // One ReportHealth call; the reply's interval (or the current one) on success.
   void ReportOnce();
+  // The moves for the next report: the unsent ones merged with take_moves_()'s (newer wins).
+  std::vector<v1::MoveProgress> MovesToSend();
 
   // Constant after construction.
   const std::unique_ptr<v1::Cluster::Stub> stub_;
   const Sample sample_;
+  const TakeMoves take_moves_;
+
+  // Only the reporter's thread touches it: the moves of the last report that failed.
+  std::vector<v1::MoveProgress> unsent_moves_;
 
   // Guarded by mu_.
   mutable absl::Mutex mu_;

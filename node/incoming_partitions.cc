@@ -34,7 +34,9 @@ void IncomingPartitions::OnRing(const Ring* previous, const Ring& current, absl:
     const bool owned_before = was_member && previous->partition_count() == current.partition_count() &&
                               previous->OwnerOf(p).id == node_id_;
     // A node's first ring brings nothing to wait for; neither does a partition it kept.
-    if (previous != nullptr && !owned_before) waiting_.try_emplace(p, Waiting{now, false});
+    if (previous != nullptr && !owned_before && !previous->members().empty()) {
+      waiting_.try_emplace(p, Waiting{now, false, previous->OwnerOf(p)});
+    }
   }
   CountWaiting();
 }
@@ -44,7 +46,10 @@ void IncomingPartitions::OnBegin(absl::Span<const uint32_t> partitions,
   absl::MutexLock lock(&mu_);
   for (uint32_t p : partitions) {
     auto it = waiting_.find(p);
-    if (it != waiting_.end()) it->second = Waiting{now, true};
+    if (it != waiting_.end()) {
+      it->second.since = now;
+      it->second.begun = true;
+    }
   }
   last_transfer_activity_ = now;
   pending_topics_.insert(topics.begin(), topics.end());
@@ -60,6 +65,25 @@ void IncomingPartitions::OnTransferDone(absl::Span<const uint32_t> partitions) {
   absl::MutexLock lock(&mu_);
   for (uint32_t p : partitions) waiting_.erase(p);
   CountWaiting();
+}
+
+void IncomingPartitions::OnTransferBroken(absl::Span<const uint32_t> partitions,
+                                          absl::Span<const std::string> unfinished,
+                                          absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  for (uint32_t p : partitions) {
+    auto it = waiting_.find(p);
+    if (it != waiting_.end()) it->second.since = now;
+  }
+  pending_topics_.insert(unfinished.begin(), unfinished.end());
+}
+
+std::optional<Member> IncomingPartitions::PreviousOwner(uint32_t partition) const {
+  if (waiting_count_.load(std::memory_order_acquire) == 0) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = waiting_.find(partition);
+  if (it == waiting_.end()) return std::nullopt;
+  return it->second.previous_owner;
 }
 
 bool IncomingPartitions::MayCreate(std::string_view topic, uint32_t partition, absl::Time now) {

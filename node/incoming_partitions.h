@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,14 @@ class IncomingPartitions {
   void OnTopicArrived(std::string_view topic, absl::Time now);
   // The transfer of `partitions` completed: they are settled.
   void OnTransferDone(absl::Span<const uint32_t> partitions);
+  // The transfer of `partitions` broke with the copies of `unfinished` discarded: they wait again
+  // (for a new begin, or abandonment `abandon_after` from now).
+  void OnTransferBroken(absl::Span<const uint32_t> partitions,
+                        absl::Span<const std::string> unfinished, absl::Time now);
+
+  // The node that owned `partition` before this node gained it, while the partition waits for
+  // its history (it still appends the topics it is copying here).
+  std::optional<Member> PreviousOwner(uint32_t partition) const;
 
   // Whether this node may create `topic` of `partition` now (it holds no copy of it).
   bool MayCreate(std::string_view topic, uint32_t partition, absl::Time now);
@@ -53,6 +62,7 @@ class IncomingPartitions {
   struct Waiting {
     absl::Time since;  // when the ring or a transfer last touched it
     bool begun = false;
+    Member previous_owner;
   };
   void AbandonStale(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountWaiting() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -86,9 +86,12 @@ absl::Status Node::StartServing() {
   incoming_ = std::make_unique<IncomingPartitions>(options_.node_id, options_.handoff_abandon_after,
                                                    *handoff_metrics_);
   // NOTE: the source moves nothing before the workers exist: it holds no topic until they serve.
-  handoff_source_ = std::make_unique<HandoffSource>(
-      options_, *topics_, *ring_, *handoff_metrics_,
-      [this](const std::shared_ptr<Topic>& topic) { EndTopicStreams(topic); });
+  {
+    absl::MutexLock lock(&apply_ring_mu_);
+    handoff_source_ = std::make_unique<HandoffSource>(
+        options_, *topics_, *ring_, *handoff_metrics_,
+        [this](const std::shared_ptr<Topic>& topic) { EndTopicStreams(topic); });
+  }
   if (!options_.ring_source.empty()) {
     if (absl::Status s = FollowRingSource(); !s.ok()) return s;
   }
@@ -130,8 +133,8 @@ absl::Status Node::StartServing() {
     incoming_->Expire(absl::Now());
   });
   if (!options_.ring_source.empty()) {
-    health_reporter_ =
-        std::make_unique<HealthReporter>(options_.ring_source, [this] { return SampleHealth(); });
+    health_reporter_ = std::make_unique<HealthReporter>(
+        options_.ring_source, [this] { return SampleHealth(); }, [this] { return TakeMoves(); });
   }
   return absl::OkStatus();
 }
@@ -159,7 +162,13 @@ void Node::ApplyRing(std::shared_ptr<const Ring> ring) {
   // Partitions gained start waiting for their history before anyone can route to them here.
   incoming_->OnRing(previous.get(), *ring, absl::Now());
   ring_->Publish(ring).IgnoreError();  // newer, checked above
-  handoff_source_->OnRing(previous.get(), *ring);
+  if (handoff_source_ != nullptr) handoff_source_->OnRing(previous.get(), *ring);
+}
+
+std::vector<v1::MoveProgress> Node::TakeMoves() {
+  absl::MutexLock lock(&apply_ring_mu_);
+  if (handoff_source_ == nullptr) return {};
+  return handoff_source_->TakeProgress();
 }
 
 void Node::EndTopicStreams(const std::shared_ptr<Topic>& topic) {
@@ -224,7 +233,12 @@ void Node::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   // Moves in flight stop first (a topic not yet activated elsewhere stays here).
-  handoff_source_.reset();
+  std::unique_ptr<HandoffSource> source;
+  {
+    absl::MutexLock lock(&apply_ring_mu_);
+    source = std::move(handoff_source_);
+  }
+  source.reset();
   if (health_reporter_ != nullptr) health_reporter_->ReportDraining();
   if (publisher_ != nullptr) publisher_->StartDraining();
   if (handoff_target_ != nullptr) handoff_target_->StartDraining();

@@ -66,6 +66,8 @@ class Node final : public FanOut {
   void EndTopicStreams(const std::shared_ptr<Topic>& topic);
   // What the health reports say about this node (state aside).
   v1::NodeHealth SampleHealth() const;
+  // The handoff source's progress for the next health report (none once it is stopped).
+  std::vector<v1::MoveProgress> TakeMoves() ABSL_LOCKS_EXCLUDED(apply_ring_mu_);
 
   const NodeOptions options_;
   NodeMetrics metrics_;
@@ -75,7 +77,9 @@ class Node final : public FanOut {
   std::unique_ptr<RingHolder> ring_;
   std::unique_ptr<HandoffMetrics> handoff_metrics_;
   std::unique_ptr<IncomingPartitions> incoming_;
-  absl::Mutex apply_ring_mu_;  // orders ApplyRing calls
+  // Orders ApplyRing calls; Shutdown takes handoff_source_ away under it, so ApplyRing and the
+  // health reporter never use a source being stopped.
+  absl::Mutex apply_ring_mu_;
   // With a ring source: the watcher's copy; each new one goes through ApplyRing into ring_.
   std::unique_ptr<RingHolder> watched_ring_;
   // With a ring source: fills ring_ (declared after it, so it stops first).
@@ -83,8 +87,8 @@ class Node final : public FanOut {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<PublisherService> publisher_;
   std::unique_ptr<HandoffTarget> handoff_target_;
-  // Moves topics away; uses workers_ and topics_, so it is stopped first.
-  std::unique_ptr<HandoffSource> handoff_source_;
+  // Moves topics away; uses workers_ and topics_, so it is stopped first. Null once stopped.
+  std::unique_ptr<HandoffSource> handoff_source_ ABSL_GUARDED_BY(apply_ring_mu_);
   // Declared before the server: its completion queue outlives the server.
   std::unique_ptr<PublisherServer> publisher_server_;
   std::unique_ptr<grpc::Server> grpc_server_;

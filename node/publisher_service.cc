@@ -103,15 +103,14 @@ v1::RpcStatus PublisherService::HandoffHold(const std::string& topic) {
   return status;
 }
 
-v1::RpcStatus PublisherService::WrongOwner(const Ring& ring, const std::string& topic,
-                                           uint32_t partition) {
-  const Member& owner = ring.OwnerOf(partition);
+v1::RpcStatus PublisherService::WrongOwner(uint64_t ring_version, const std::string& topic,
+                                           uint32_t partition, const Member& owner) {
   v1::RpcStatus status =
       Error(grpc::StatusCode::FAILED_PRECONDITION,
             absl::StrCat("topic '", topic, "' is owned by node ", owner.id,
-                         " under ring version ", ring.version()));
+                         " under ring version ", ring_version));
   v1::WrongOwner wrong_owner;
-  wrong_owner.set_ring_version(ring.version());
+  wrong_owner.set_ring_version(ring_version);
   wrong_owner.set_topic(topic);
   wrong_owner.set_partition(partition);
   wrong_owner.mutable_owner()->set_id(owner.id);
@@ -153,11 +152,18 @@ std::variant<v1::PublishResponse, v1::RpcStatus> PublisherService::Handle(
         request.topic(),
         AppendRequest{request.type(), request.data(), request.producer_id(), request.sequence()},
         now, /*create=*/owned);
+    if (absl::IsUnavailable(result.status()) && owned) {
+      // Still being copied here: its source appends it until the seal, so send the publisher
+      // there (it comes back once the topic is active here).
+      if (std::optional<Member> source = incoming_.PreviousOwner(partition)) {
+        return WrongOwner(ring->version(), request.topic(), partition, *source);
+      }
+    }
     if (absl::IsUnavailable(result.status()) ||
         (owned && absl::IsFailedPrecondition(result.status()))) {
       return HandoffHold(request.topic());
     }
-    if (!result.ok()) return WrongOwner(*ring, request.topic(), partition);
+    if (!result.ok()) return WrongOwner(ring->version(), request.topic(), partition, owner);
     const AppendResult& appended = *result;
     if (appended.expected_sequence != 0) {
       v1::RpcStatus status = Error(

@@ -47,8 +47,10 @@ class PublisherService {
   std::optional<v1::RpcStatus> Draining() const;
   // UNAVAILABLE `handoff_hold`: the topic is between owners (docs/rebalancing.md).
   v1::RpcStatus HandoffHold(const std::string& topic);
-  // FAILED_PRECONDITION with WrongOwner naming the topic's owner under `ring`.
-  static v1::RpcStatus WrongOwner(const Ring& ring, const std::string& topic, uint32_t partition);
+  // FAILED_PRECONDITION with WrongOwner naming `owner`, the node that appends the topic now:
+  // its owner under the ring, or the source that still appends a topic being copied here.
+  static v1::RpcStatus WrongOwner(uint64_t ring_version, const std::string& topic,
+                                  uint32_t partition, const Member& owner);
 
   const NodeOptions& options_;
   TopicRegistry& topics_;

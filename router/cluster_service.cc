@@ -163,7 +163,11 @@ std::string CodeName(grpc::StatusCode code) {
 
 RingCoordinator::RingCoordinator(const RouterOptions& options, RingHolder& ring, RingStore* store,
                                  std::function<void(std::shared_ptr<const Ring>)> on_commit)
-    : options_(options), ring_(ring), store_(store), on_commit_(std::move(on_commit)) {}
+    : options_(options),
+      ring_(ring),
+      store_(store),
+      on_commit_(std::move(on_commit)),
+      moves_(options.node_down_after) {}
 
 absl::Status RingCoordinator::CheckVersion(const Ring& current, uint64_t expected_version) {
   if (expected_version == 0 || expected_version == current.version()) return absl::OkStatus();
@@ -185,6 +189,7 @@ absl::StatusOr<Response> RingCoordinator::Commit(const Ring& current, Ring next)
   auto committed = std::make_shared<const Ring>(std::move(next));
   if (absl::Status s = ring_.Publish(committed); !s.ok()) return s;
   on_commit_(committed);
+  moves_.OnCommit(committed->version(), *moves, absl::Now());
   Response response;
   *response.mutable_ring() = RingToProto(*committed);
   *response.mutable_diff() = DiffToProto(current.version(), committed->version(), *moves);
@@ -333,6 +338,7 @@ absl::StatusOr<v1::ReportHealthResponse> RingCoordinator::ReportHealth(
              now - entry.second.received >= options_.node_down_after;
     });
   }
+  moves_.OnReport(request.health().node_id(), request.moves(), now);
   v1::ReportHealthResponse response;
   const int64_t interval_ms = absl::ToInt64Milliseconds(options_.health_report_interval);
   response.mutable_report_interval()->set_seconds(interval_ms / 1000);
@@ -342,11 +348,9 @@ absl::StatusOr<v1::ReportHealthResponse> RingCoordinator::ReportHealth(
   return response;
 }
 
-v1::GetRebalanceStatusResponse RingCoordinator::GetRebalanceStatus() const {
-  v1::GetRebalanceStatusResponse response;
-  response.set_ring_version(ring_.Load()->version());
-  response.set_settled(true);
-  return response;
+v1::GetRebalanceStatusResponse RingCoordinator::GetRebalanceStatus(
+    const v1::GetRebalanceStatusRequest& request, absl::Time now) {
+  return moves_.Status(ring_.Load()->version(), request.node_id(), now);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,7 +710,7 @@ grpc::ServerUnaryReactor* ClusterService::GetRebalanceStatus(
   }
   return Local(context, "GetRebalanceStatus", response,
                [&]() -> absl::StatusOr<v1::GetRebalanceStatusResponse> {
-                 return coordinator_->GetRebalanceStatus();
+                 return coordinator_->GetRebalanceStatus(*request, absl::Now());
                });
 }
 

@@ -44,6 +44,7 @@
 #include "ring/ring_holder.h"
 #include "ringcast/v1/cluster.grpc.pb.h"
 #include "router/options.h"
+#include "router/rebalance_tracker.h"
 #include "router/ring_store.h"
 
 namespace ringcast::router {
@@ -74,12 +75,13 @@ class RingCoordinator {
   // that is neither.
   absl::StatusOr<v1::GetHealthResponse> GetHealth(const v1::GetHealthRequest& request,
                                                   absl::Time now) const;
-  // Keeps the report as the node's latest. INVALID_ARGUMENT for a missing or malformed node id
-  // or a state other than SERVING/DRAINING.
+  // Keeps the report as the node's latest and advances the moves it carries (RebalanceTracker).
+  // INVALID_ARGUMENT for a missing or malformed node id or a state other than SERVING/DRAINING.
   absl::StatusOr<v1::ReportHealthResponse> ReportHealth(const v1::ReportHealthRequest& request,
                                                         absl::Time now);
-  // Moves take effect at once in this version (no buffer handoff yet): always settled, no moves.
-  v1::GetRebalanceStatusResponse GetRebalanceStatus() const;
+  // The moves of the changes since the cluster last settled (rebalance_tracker.h has the rules).
+  v1::GetRebalanceStatusResponse GetRebalanceStatus(const v1::GetRebalanceStatusRequest& request,
+                                                    absl::Time now);
 
  private:
   struct HealthRecord {
@@ -108,6 +110,9 @@ class RingCoordinator {
 
   mutable absl::Mutex health_mu_;
   absl::flat_hash_map<std::string, HealthRecord> health_ ABSL_GUARDED_BY(health_mu_);
+
+  // Self-synchronised.
+  RebalanceTracker moves_;
 };
 
 class WatchHub;  // the open WatchRing streams (cluster_service.cc)

@@ -23,6 +23,7 @@ ProxySettings MakeProxySettings(const RouterOptions& options) {
   settings.retry_after_seconds = static_cast<int>(std::max<int64_t>(1, (retry_ms + 999) / 1000));
   settings.max_queue_bytes = options.max_queue_bytes_per_connection;
   settings.upstream.connect_timeout = options.upstream_connect_timeout;
+  settings.resume_timeout = options.upstream_resume_timeout;
   return settings;
 }
 

@@ -17,9 +17,11 @@ constexpr const char* kRejectionNames[] = {"header_too_large", "header_timeout",
                                            "not_found"};
 constexpr const char* kStreamEndNames[] = {"client_gone",    "slow_consumer", "write_error",
                                            "upstream_ended", "lifetime",      "shutdown"};
+constexpr const char* kUpstreamResumeNames[] = {"ok", "retry", "timeout"};
 static_assert(std::size(kUnavailableNames) == static_cast<size_t>(Unavailable::kCount));
 static_assert(std::size(kRejectionNames) == static_cast<size_t>(Rejection::kCount));
 static_assert(std::size(kStreamEndNames) == static_cast<size_t>(StreamEnd::kCount));
+static_assert(std::size(kUpstreamResumeNames) == static_cast<size_t>(UpstreamResume::kCount));
 
 template <size_t N>
 void AddLabelled(prometheus::Family<prometheus::Counter>& family, const char* label,
@@ -86,6 +88,12 @@ HttpMetrics::HttpMetrics(prometheus::Registry& registry)
                              .Help("Client event streams closed, by cause")
                              .Register(registry),
                          "cause", kStreamEndNames, stream_ends_);
+  AddLabelled(BuildCounter()
+                  .Name("ringcast_router_upstream_resumes_total")
+                  .Help("Attempts to resume an upstream that ended mid-stream (handoff, node "
+                        "shutdown, broken connection) at the topic's current owner, by result")
+                  .Register(registry),
+              "result", kUpstreamResumeNames, upstream_resumes_);
 }
 
 }  // namespace ringcast::router

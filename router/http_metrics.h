@@ -1,7 +1,7 @@
 // http_metrics.h — the Prometheus metrics of the router's subscribe side (docs/router.md
 // "Subscribing through the router"), registered in the router's shared registry: streams and
 // upstreams open, events relayed, redirects, every 503 by reason, every refused request by
-// reason, and why streams closed (slow consumers included).
+// reason, why streams closed (slow consumers included), and upstreams resumed mid-stream.
 //
 // Thread safety: prometheus-cpp counters and gauges are thread-safe. Per-event counts are kept
 // by each worker and added here on its heartbeat tick, so the hot path touches no shared atomic.
@@ -45,9 +45,18 @@ enum class StreamEnd {
   kClientGone,
   kSlowConsumer,
   kWriteError,
-  kUpstreamEnded,  // an upstream ended or failed mid-stream: the client got retry:
+  kUpstreamEnded,  // an upstream could not be resumed in upstream_resume_timeout: retry:
   kLifetime,       // max_stream_lifetime
   kShutdown,
+  kCount,
+};
+
+// What became of one attempt to resume an upstream that ended mid-stream (label `result` of
+// ringcast_router_upstream_resumes_total).
+enum class UpstreamResume {
+  kOk,       // the owner answered 200: the topic's events continue on the client's stream
+  kRetry,    // the attempt failed (unreachable, 503, ...): another follows after a backoff
+  kTimeout,  // upstream_resume_timeout passed: the client's stream ended with retry:
   kCount,
 };
 
@@ -58,6 +67,9 @@ class HttpMetrics {
   void CountUnavailable(Unavailable reason) { unavailable_[static_cast<int>(reason)]->Increment(); }
   void CountRejection(Rejection reason) { rejected_[static_cast<int>(reason)]->Increment(); }
   void CountStreamEnd(StreamEnd cause) { stream_ends_[static_cast<int>(cause)]->Increment(); }
+  void CountUpstreamResume(UpstreamResume result) {
+    upstream_resumes_[static_cast<int>(result)]->Increment();
+  }
   void CountRedirect() { redirects_.Increment(); }
   void CountUpstreamRedirect() { upstream_redirects_.Increment(); }
   void CountStreamOpened() { streams_opened_.Increment(); }
@@ -71,6 +83,7 @@ class HttpMetrics {
   prometheus::Counter* unavailable_[static_cast<int>(Unavailable::kCount)];
   prometheus::Counter* rejected_[static_cast<int>(Rejection::kCount)];
   prometheus::Counter* stream_ends_[static_cast<int>(StreamEnd::kCount)];
+  prometheus::Counter* upstream_resumes_[static_cast<int>(UpstreamResume::kCount)];
   prometheus::Counter& redirects_;
   prometheus::Counter& upstream_redirects_;
   prometheus::Counter& streams_opened_;

@@ -173,8 +173,10 @@ void HttpWorker::RouteTopics(const std::shared_ptr<sse::HttpSession>& session,
 
 void HttpWorker::StartProxy(const std::shared_ptr<sse::HttpSession>& session,
                             ProxyRequest request) {
+  // The ring is read again whenever an upstream resumes (CurrentRing() is set by now).
   auto stream = std::make_shared<ProxyStream>(
       io().get_executor(), context_.proxy, context_.metrics, session, std::move(request),
+      [this](const std::string& topic) { return CurrentRing()->Lookup(topic).http_address; },
       [this](ProxyStream* done) { OnProxyDone(done); });
   streams_.emplace(stream.get(), stream);
   stream_count_.fetch_add(1, std::memory_order_relaxed);

@@ -4,8 +4,13 @@
 // are held until the client's 200 goes out, because until then one unreachable owner turns the
 // whole request into a 503. That wait is bounded by upstream_connect_timeout, and the bytes by
 // the nodes' replay buffers; after the 200 nothing is held.
+//
+// NOTE: a resumed upstream replaces the ended one in upstreams_ (same index), so the listener
+// never hears from an upstream it gave up on; each topic's Resume keeps the deadline and the
+// backoff across the attempts of one resume.
 #include "router/proxy_stream.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -13,6 +18,7 @@
 #include <boost/beast/http/status.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "sse/event.h"
 #include "sse/serving.h"
 
@@ -48,17 +54,20 @@ Unavailable UnavailableOf(const absl::Status& status) {
 
 ProxyStream::ProxyStream(boost::asio::any_io_executor executor, const ProxySettings& settings,
                          HttpMetrics& metrics, std::shared_ptr<sse::HttpSession> session,
-                         ProxyRequest request, std::function<void(ProxyStream*)> on_done)
+                         ProxyRequest request, OwnerResolver owner_of,
+                         std::function<void(ProxyStream*)> on_done)
     : executor_(std::move(executor)),
       settings_(settings),
       metrics_(metrics),
       session_(std::move(session)),
       request_(std::move(request)),
+      owner_of_(std::move(owner_of)),
       on_done_(std::move(on_done)) {}
 
 void ProxyStream::Open() {
   metrics_.AddUpstreams(static_cast<double>(request_.topics.size()));
   upstreams_.reserve(request_.topics.size());
+  resumes_.resize(request_.topics.size());
   for (size_t i = 0; i < request_.topics.size(); ++i) {
     upstreams_.push_back(std::make_shared<Upstream>(executor_, i, settings_.upstream, this));
   }
@@ -82,17 +91,30 @@ void ProxyStream::Stop(StreamEnd cause) {
 
 void ProxyStream::OnUpstreamOpen(Upstream& upstream) {
   if (upstream.redirects_followed() > 0) metrics_.CountUpstreamRedirect();
-  if (request_.cursor.has_value()) PlaceFromStartPosition(upstream);
+  if (stream_ != nullptr) {
+    OnResumed(upstream);
+    return;
+  }
+  if (request_.cursor.has_value() && PlaceFromStartPosition(upstream)) positions_placed_ = true;
   if (++upstreams_open_ == upstreams_.size()) StartClientStream();
 }
 
-void ProxyStream::PlaceFromStartPosition(const Upstream& upstream) {
+bool ProxyStream::PlaceFromStartPosition(const Upstream& upstream) {
   // NOTE: only topics without a position: a resumed topic that the node reset must keep its
   // old id until an event of the new history arrives, or a drop right after the id-only
   // message would resume "exactly" and lose the ringcast.reset.
-  if (!upstream.position().has_value()) return;
+  if (!upstream.position().has_value()) return false;
   absl::StatusOr<sse::EventId> start = sse::ParseEventId(*upstream.position());
-  if (start.ok() && request_.cursor->Place(upstream.index(), *start)) positions_placed_ = true;
+  return start.ok() && request_.cursor->Place(upstream.index(), *start);
+}
+
+void ProxyStream::OnResumed(Upstream& upstream) {
+  metrics_.CountUpstreamResume(UpstreamResume::kOk);
+  resumes_[upstream.index()]->active = false;
+  if (request_.cursor.has_value() && PlaceFromStartPosition(upstream) &&
+      stream_->Queue(sse::MakeFrame(sse::EncodeIdOnly(request_.cursor->id())))) {
+    ScheduleFlush();
+  }
 }
 
 void ProxyStream::OnUpstreamEvent(Upstream& upstream, const sse::ParsedEvent& event) {
@@ -130,8 +152,53 @@ void ProxyStream::OnUpstreamEnded(Upstream& upstream, const absl::Status& status
                           "': owner unavailable: ", status.message()));
     return;
   }
-  // NOTE: issue 7 resumes the upstream here (re-resolving the owner, from
-  // upstream.last_event_id()) instead of ending the client's stream.
+  ScheduleResume(upstream.index(), status, upstream.retry_ms());
+}
+
+void ProxyStream::ScheduleResume(size_t index, const absl::Status& status,
+                                 std::optional<uint32_t> node_retry_ms) {
+  if (upstreams_closed_) return;
+  std::unique_ptr<Resume>& resume = resumes_[index];
+  if (resume == nullptr) resume = std::make_unique<Resume>(executor_);
+  const absl::Time now = absl::Now();
+  const bool attempt_failed = resume->active;
+  if (!attempt_failed) {
+    // The stream just ended. A node that ended it itself said when to come back (a handoff's
+    // short retry:); a broken one is tried again soon.
+    resume->active = true;
+    resume->deadline = now + settings_.resume_timeout;
+    resume->delay = status.ok() && node_retry_ms.has_value()
+                        ? std::clamp(absl::Milliseconds(*node_retry_ms), kFirstResumeDelay,
+                                     kMaxResumeDelay)
+                        : kFirstResumeDelay;
+  } else {
+    resume->delay = std::min(2 * resume->delay, kMaxResumeDelay);
+  }
+  if (now >= resume->deadline) {
+    metrics_.CountUpstreamResume(UpstreamResume::kTimeout);
+    EndForUpstream();
+    return;
+  }
+  if (attempt_failed) metrics_.CountUpstreamResume(UpstreamResume::kRetry);
+  resume->timer.expires_after(absl::ToChronoNanoseconds(std::min(resume->delay,
+                                                                 resume->deadline - now)));
+  resume->timer.async_wait(
+      [self = shared_from_this(), index](const boost::system::error_code& ec) {
+        if (!ec) self->ResumeUpstream(index);
+      });
+}
+
+void ProxyStream::ResumeUpstream(size_t index) {
+  if (upstreams_closed_) return;
+  const std::string& from = upstreams_[index]->last_event_id();
+  std::optional<std::string> last_event_id;
+  if (!from.empty()) last_event_id = from;
+  const ProxyRequest::Topic& topic = request_.topics[index];
+  upstreams_[index] = std::make_shared<Upstream>(executor_, index, settings_.upstream, this);
+  upstreams_[index]->Open(owner_of_(topic.name), topic.target, std::move(last_event_id));
+}
+
+void ProxyStream::EndForUpstream() {
   CloseUpstreams();
   end_cause_ = StreamEnd::kUpstreamEnded;
   stream_->End(settings_.retry_frame);
@@ -169,7 +236,11 @@ void ProxyStream::FailOpen(Unavailable reason, const std::string& detail) {
 }
 
 void ProxyStream::CloseUpstreams() {
+  upstreams_closed_ = true;
   for (const std::shared_ptr<Upstream>& upstream : upstreams_) upstream->Close();
+  for (const std::unique_ptr<Resume>& resume : resumes_) {
+    if (resume != nullptr) resume->timer.cancel();
+  }
 }
 
 void ProxyStream::ScheduleFlush() {

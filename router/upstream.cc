@@ -159,7 +159,7 @@ void Upstream::OnHead(const boost::system::error_code& ec) {
   chunked_ = head_->chunked();
   if (const auto position = head.find(sse::kPositionHeader); position != head.end()) {
     position_ = std::string(position->value().data(), position->value().size());
-    if (!send_last_event_id_) last_event_id_ = *position_;
+    last_event_id_ = *position_;
   }
   // Body bytes that arrived with the head.
   std::string early(static_cast<const char*>(head_buffer_.data().data()), head_buffer_.size());

@@ -81,8 +81,12 @@ class Upstream : public std::enable_shared_from_this<Upstream> {
   // The node's Ringcast-Position header on its 200 (the id its stream starts after), if sent.
   const std::optional<std::string>& position() const { return position_; }
   // Where a resumed upstream would continue: the last id received (an event's, or an id-only
-  // message's); until then the resume point sent, else the node's Ringcast-Position.
+  // message's); until then the node's Ringcast-Position (where its stream starts: after a
+  // ringcast.reset, in the new history, so resuming there resets nothing twice), else the
+  // resume point sent.
   const std::string& last_event_id() const { return last_event_id_; }
+  // The last retry: the node sent (its stream-open hint, or the one it ended the stream with).
+  std::optional<uint32_t> retry_ms() const { return parser_.retry_ms(); }
 
  private:
   void Connect();

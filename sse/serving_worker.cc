@@ -1,7 +1,9 @@
 // serving_worker.cc — the accept loop with its max_connections refusal, the front door, the tick
-// timer, and starting and stopping a worker thread (see serving_worker.h).
+// timer, and starting and stopping a worker thread (see serving_worker.h). A failed accept
+// (e.g. EMFILE) pauses the loop for kAcceptRetryDelay instead of spinning on the error.
 #include "sse/serving_worker.h"
 
+#include <iostream>
 #include <memory>
 #include <utility>
 
@@ -41,6 +43,7 @@ void ServingWorker::Stop() {
     stopping_ = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
     OnStop();
   });
 }
@@ -48,20 +51,40 @@ void ServingWorker::Stop() {
 void ServingWorker::DoAccept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping_) return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      if (connections_.load(std::memory_order_relaxed) >=
-          static_cast<int64_t>(options_.max_connections)) {
-        OnConnectionRefused();
-        RefuseConnection(std::move(socket), options_.refusal_reason,
-                         options_.refusal_retry_after_seconds);
-      } else {
-        std::make_shared<HttpSession>(std::move(socket), options_.session_limits, this,
-                                      std::make_shared<ConnectionSlot>(connections_))
-            ->Start();
-      }
+    if (ec) {
+      OnAcceptError(ec);
+      return;
     }
+    if (accept_errors_ > 0) {
+      std::cerr << "ringcast: accepting again after " << accept_errors_ << " failed accept(s)\n";
+      accept_errors_ = 0;
+    }
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    if (connections_.load(std::memory_order_relaxed) >=
+        static_cast<int64_t>(options_.max_connections)) {
+      OnConnectionRefused();
+      RefuseConnection(std::move(socket), options_.refusal_reason,
+                       options_.refusal_retry_after_seconds);
+    } else {
+      std::make_shared<HttpSession>(std::move(socket), options_.session_limits, this,
+                                    std::make_shared<ConnectionSlot>(connections_))
+          ->Start();
+    }
+    DoAccept();
+  });
+}
+
+void ServingWorker::OnAcceptError(const boost::system::error_code& ec) {
+  // The connection stays in the listen backlog: accepting again at once would fail again
+  // (e.g. EMFILE until some descriptor closes) and spin this thread.
+  if (accept_errors_++ == 0) {
+    std::cerr << "ringcast: accept failed (" << ec.message() << "); retrying every "
+              << absl::ToInt64Milliseconds(kAcceptRetryDelay) << " ms\n";
+  }
+  accept_retry_timer_.expires_after(absl::ToChronoNanoseconds(kAcceptRetryDelay));
+  accept_retry_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
+    if (wait_ec || stopping_) return;
     DoAccept();
   });
 }

@@ -62,6 +62,8 @@ class ServingWorker : public HttpSession::Handler {
 
   // Idle ticks before a heartbeat is due.
   static constexpr int kTicksPerBeat = 3;
+  // Pause after a failed accept (e.g. EMFILE: out of file descriptors) before accepting again.
+  static constexpr absl::Duration kAcceptRetryDelay = absl::Milliseconds(100);
 
   // `connections` counts the open connections of every worker sharing the port.
   ServingWorker(Options options, std::atomic<int64_t>& connections);
@@ -133,6 +135,9 @@ class ServingWorker : public HttpSession::Handler {
   void Refuse(const std::shared_ptr<HttpSession>& session, Refusal refusal,
               boost::beast::http::status status, std::string body, Headers headers);
   void DoAccept();
+  // An accept failed (not cancelled): logs the first of a streak, accepts again after
+  // kAcceptRetryDelay.
+  void OnAcceptError(const boost::system::error_code& ec);
   void ScheduleTick();
 
   // Constant after construction.
@@ -143,10 +148,12 @@ class ServingWorker : public HttpSession::Handler {
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   boost::asio::steady_timer tick_timer_{io_};
+  boost::asio::steady_timer accept_retry_timer_{io_};
   std::thread thread_;
 
   // Worker-thread only.
   bool stopping_ = false;
+  uint64_t accept_errors_ = 0;  // failed accepts since the last one that succeeded
 };
 
 }  // namespace ringcast::sse

@@ -4,7 +4,8 @@
 // removing one of the first three moves topics with their buffers. Every subscriber's sequence
 // of each topic stays contiguous to the last event published (no gap, no duplicate, no reset,
 // the epoch unchanged), every publish succeeds through the client library's retries, and the
-// final owners hold what the ring says.
+// final owners hold what the ring says. Streams through the router never reconnect: the router
+// resumes their upstreams at the new owners itself.
 #include <atomic>
 #include <map>
 #include <memory>
@@ -51,6 +52,7 @@ struct Follower {
   std::unique_ptr<ResumingSubscriber> subscriber;
   bool multi = false;
   std::string topic;  // single-topic streams
+  bool via_router = false;
 };
 
 // Publishes "1", "2", ... to every topic in turn until stopped, through the client library;
@@ -220,7 +222,7 @@ TEST(RebalanceTest, AddThenRemoveUnderLoadLosesNothing) {
     if (t < kRouterSubscribers) {
       followers.push_back(
           {std::make_unique<ResumingSubscriber>(cluster->router.http_address, target), false,
-           TopicName(t)});
+           TopicName(t), /*via_router=*/true});
     }
   }
   for (int m = 0; m < kMultiStreams; ++m) {
@@ -232,7 +234,7 @@ TEST(RebalanceTest, AddThenRemoveUnderLoadLosesNothing) {
     followers.push_back({std::make_unique<ResumingSubscriber>(
                              cluster->router.http_address,
                              absl::StrCat("/v1/events?", absl::StrJoin(params, "&"))),
-                         true, ""});
+                         true, "", /*via_router=*/true});
   }
   for (Follower& f : followers) ASSERT_THAT(f.subscriber->Poll(absl::Milliseconds(1)), IsOk());
   FollowerPool pool(followers, 3);
@@ -319,8 +321,16 @@ TEST(RebalanceTest, AddThenRemoveUnderLoadLosesNothing) {
     }
     EXPECT_THAT(problems, ::testing::IsEmpty())
         << (f.multi ? "multi-topic stream" : f.topic) << ": " << f.subscriber->Describe();
+    // The router resumed the moved upstreams itself: its clients kept their one connection.
+    if (f.via_router) {
+      EXPECT_EQ(f.subscriber->connects(), 1)
+          << (f.multi ? "multi-topic stream" : f.topic) << ": " << f.subscriber->Describe();
+    }
   }
   EXPECT_EQ(checked, kTopics + kRouterSubscribers + kMultiStreams * kTopicsPerMultiStream);
+  NodeProcess router_http;
+  router_http.http_address = cluster->router.http_address;
+  EXPECT_GT(Metric(router_http, "ringcast_router_upstream_resumes_total", "result=\"ok\""), 0);
 
   // The topics are where the final ring says: one more event published straight to each
   // topic's owner (no routing, no retry) continues its offsets in the same epoch.

@@ -30,6 +30,7 @@ class ResumingSubscriber {
     const absl::Time deadline = absl::Now() + budget;
     while (absl::Now() < deadline) {
       if (connection_ != nullptr && connection_->closed()) {
+        if (ended_at_ == absl::InfiniteFuture()) ended_at_ = absl::Now();
         // What arrived before the end still counts; Last-Event-ID covers it.
         while (connection_->buffered_events() > 0) {
           events_.push_back(*connection_->Next(absl::ZeroDuration()));
@@ -50,6 +51,8 @@ class ResumingSubscriber {
   }
 
   const std::vector<sse::ParsedEvent>& events() const { return events_; }
+  // For each reconnect: from seeing the old stream end to the new stream's 200.
+  const std::vector<absl::Duration>& resume_times() const { return resume_times_; }
   int connects() const { return connects_; }
   // Where the current stream comes from, and its last event id, for failure messages.
   std::string Describe() const {
@@ -92,6 +95,8 @@ class ResumingSubscriber {
             absl::StrCat(target_, " answered ", (*opened)->status(), ": ", (*opened)->body()));
       }
       connection_ = *std::move(opened);
+      if (ended_at_ != absl::InfiniteFuture()) resume_times_.push_back(absl::Now() - ended_at_);
+      ended_at_ = absl::InfiniteFuture();
       where_ = host_port;
       failing_since_ = absl::InfiniteFuture();
       ++connects_;
@@ -108,6 +113,8 @@ class ResumingSubscriber {
   std::vector<sse::ParsedEvent> events_;
   int connects_ = 0;
   absl::Time failing_since_ = absl::InfiniteFuture();
+  absl::Time ended_at_ = absl::InfiniteFuture();  // the current stream's end, until resumed
+  std::vector<absl::Duration> resume_times_;
 };
 
 }  // namespace ringcast::testing

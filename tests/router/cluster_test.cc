@@ -30,6 +30,7 @@
 namespace ringcast::testing {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
@@ -381,16 +382,30 @@ TEST_F(ClusterTest, ANodeThatStopsReportingBecomesDown) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
-TEST_F(ClusterTest, RebalanceIsSettledAtOnceInThisVersion) {
+TEST_F(ClusterTest, RebalanceStatusListsTheMovesOfAChange) {
+  // Given node c added to a and b (no process behind any of them), expect the diff's moves
+  // listed at version 2, each PENDING or (once its silent source counts as DOWN) ABANDONED, and
+  // settled exactly when all are ABANDONED. Moving topics is rebalance_status_test's.
   RouterProcess& router = StartRouterWith();
-  ASSERT_THAT(AddNode(router, MemberProto("c", 1083)), IsOk());
+  absl::StatusOr<v1::AddNodeResponse> added = AddNode(router, MemberProto("c", 1083));
+  ASSERT_THAT(added, IsOk());
   absl::StatusOr<v1::GetRebalanceStatusResponse> status =
       Call<v1::GetRebalanceStatusResponse>(router, &v1::Cluster::Stub::GetRebalanceStatus,
                                            v1::GetRebalanceStatusRequest());
   ASSERT_THAT(status, IsOk());
   EXPECT_EQ(status->ring_version(), 2u);
-  EXPECT_TRUE(status->settled());
-  EXPECT_EQ(status->moves_size(), 0);
+  ASSERT_EQ(status->moves_size(), added->diff().moves_size());
+  bool all_abandoned = true;
+  for (int i = 0; i < status->moves_size(); ++i) {
+    const v1::MoveProgress& move = status->moves(i);
+    EXPECT_EQ(move.ring_version(), 2u);
+    EXPECT_EQ(move.partition(), added->diff().moves(i).partition());
+    EXPECT_EQ(move.from_node(), added->diff().moves(i).from_node());
+    EXPECT_EQ(move.to_node(), "c");
+    EXPECT_THAT(move.state(), AnyOf(v1::MOVE_STATE_PENDING, v1::MOVE_STATE_ABANDONED));
+    all_abandoned = all_abandoned && move.state() == v1::MOVE_STATE_ABANDONED;
+  }
+  EXPECT_EQ(status->settled(), all_abandoned);
 }
 
 TEST(RouterClusterTest, NodesFollowTheRouterAndReportTheirHealth) {

@@ -258,7 +258,8 @@ TEST_F(MultiTopicTest, RedirectModeStillProxiesMultiTopicStreams) {
 }
 
 TEST_F(MultiTopicTest, OneDeadOwnerFailsTheWholeRequestAndCutsOpenStreams) {
-  StartCluster();
+  // The router tries to resume the dead owner's upstream for this long, then ends the stream.
+  StartCluster({.router_flags = {"--upstream_resume_timeout_ms=300"}});
   const std::vector<std::string> topics = {TopicOn(0, "d"), TopicOn(1, "d"), TopicOn(2, "d")};
   std::unique_ptr<SseConnection> open = SubscribeVia(EventsPath(topics));
   ASSERT_NE(open, nullptr);
@@ -269,6 +270,7 @@ TEST_F(MultiTopicTest, OneDeadOwnerFailsTheWholeRequestAndCutsOpenStreams) {
   EXPECT_TRUE(open->WaitClosed(absl::Seconds(10)));
   EXPECT_TRUE(open->retry_ms().has_value());
   EXPECT_GE(RouterMetric("ringcast_router_streams_closed_total", "cause=\"upstream_ended\""), 1);
+  EXPECT_GE(RouterMetric("ringcast_router_upstream_resumes_total", "result=\"timeout\""), 1);
 
   absl::StatusOr<HttpResponse> refused = HttpGet(cluster_.router.http_address, EventsPath(topics));
   ASSERT_THAT(refused, IsOk());

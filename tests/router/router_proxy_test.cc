@@ -142,7 +142,8 @@ TEST_F(RouterProxyTest, FollowsTheOwnersRedirectOnce) {
 }
 
 TEST_F(RouterProxyTest, DeadOwnerGets503WithRetryAfterOthersStillWork) {
-  StartCluster();
+  // The router tries to resume the dead owner's upstream for this long, then ends the stream.
+  StartCluster({.router_flags = {"--upstream_resume_timeout_ms=300"}});
   const std::string dead_topic = TopicOn(1, "dead");
   const std::string live_topic = TopicOn(0, "live");
   std::unique_ptr<SseConnection> cut = SubscribeVia(TopicPath(dead_topic));
@@ -152,10 +153,12 @@ TEST_F(RouterProxyTest, DeadOwnerGets503WithRetryAfterOthersStillWork) {
   ASSERT_THAT(cluster_.nodes[1].process->Signal(SIGKILL), IsOk());
   ASSERT_THAT(cluster_.nodes[1].process->Wait(absl::Seconds(10)), IsOk());
 
-  // The open stream ends with a retry: hint, so the client comes back.
+  // The owner stays unreachable, so the open stream ends with a retry: hint and the client
+  // comes back.
   EXPECT_TRUE(cut->WaitClosed(absl::Seconds(10)));
   EXPECT_TRUE(cut->ended_cleanly());
   EXPECT_TRUE(cut->retry_ms().has_value());
+  EXPECT_GE(RouterMetric("ringcast_router_upstream_resumes_total", "result=\"retry\""), 1);
 
   absl::StatusOr<HttpResponse> refused = HttpGet(cluster_.router.http_address,
                                                  TopicPath(dead_topic));
