@@ -91,6 +91,7 @@ void ToProto(const std::vector<ProducerMarkCopy>& marks,
 }  // namespace
 
 struct HandoffSource::Move {
+  uint64_t serial = 0;  // names the move's status until it is reported DONE
   std::string target_id;
   std::string target_address;
   std::vector<uint32_t> partitions;
@@ -128,7 +129,7 @@ class HandoffSource::TransferStream {
     reader_.join();
     const grpc::Status finished = stream_->Finish();
     if (finished.ok()) {
-      source_.UpdateStatus(move_.target_id,
+      source_.UpdateStatus(move_,
                            [](MoveStatus& status) { status.state = v1::MOVE_STATE_DONE; });
     }
     if (!finished.ok()) std::cerr << "ringcast-node: transfer to " << move_.target_id << ": "
@@ -178,8 +179,8 @@ class HandoffSource::TransferStream {
     source_.metrics_.AddTopicsMoving(static_cast<double>(snapshots_.size()));
     const uint64_t version = request.ring_version();
     const size_t total = snapshots_.size();
-    source_.UpdateStatus(move_.target_id, [&](MoveStatus& status) {
-      status = MoveStatus{version, move_.partitions, v1::MOVE_STATE_PRE_COPY, total, 0, 0, {}};
+    source_.UpdateStatus(move_, [&](MoveStatus& status) {
+      status = MoveStatus{move_.target_id, version, move_.partitions, v1::MOVE_STATE_PRE_COPY, total, 0, 0, {}};
     });
     return true;
   }
@@ -208,7 +209,7 @@ class HandoffSource::TransferStream {
       if (!request.has_events()) return true;
       request.set_ring_version(RingVersion());
       source_.metrics_.AddBytesOut(static_cast<double>(bytes));
-      source_.UpdateStatus(move_.target_id,
+      source_.UpdateStatus(move_,
                            [&](MoveStatus& status) { status.bytes_moved += bytes; });
       bytes = 0;
       const bool written = stream_->Write(request);
@@ -272,7 +273,7 @@ class HandoffSource::TransferStream {
       moving.sealed = absl::Now();
       ++sealed_count_;
     }
-    source_.UpdateStatus(move_.target_id,
+    source_.UpdateStatus(move_,
                          [](MoveStatus& status) { status.state = v1::MOVE_STATE_SEALED; });
   }
 
@@ -323,7 +324,7 @@ class HandoffSource::TransferStream {
       const absl::Time now = absl::Now();
       source_.metrics_.CountTopicMovedOut(now - moving.sealed, now - moving.began);
       source_.Moved(moving.topic);
-      source_.UpdateStatus(move_.target_id, [](MoveStatus& status) { ++status.topics_moved; });
+      source_.UpdateStatus(move_, [](MoveStatus& status) { ++status.topics_moved; });
     }
     absl::MutexLock lock(&mu_);
     read_done_ = true;
@@ -448,24 +449,25 @@ void HandoffSource::Track(grpc::ClientContext* context, bool active) {
   }
 }
 
-void HandoffSource::UpdateStatus(const std::string& target,
+void HandoffSource::UpdateStatus(const Move& move,
                                  const std::function<void(MoveStatus&)>& change) {
   absl::MutexLock lock(&mu_);
-  MoveStatus& status = statuses_[target];
+  MoveStatus& status = statuses_[move.serial];
   change(status);
+  status.target = move.target_id;
   status.updated = absl::Now();
 }
 
 std::vector<v1::MoveProgress> HandoffSource::TakeProgress() {
   absl::MutexLock lock(&mu_);
   std::vector<v1::MoveProgress> progress;
-  for (const auto& [target, status] : statuses_) {
+  for (const auto& [serial, status] : statuses_) {
     for (uint32_t p : status.partitions) {
       v1::MoveProgress& move = progress.emplace_back();
       move.set_ring_version(status.ring_version);
       move.set_partition(p);
       move.set_from_node(options_.node_id);
-      move.set_to_node(target);
+      move.set_to_node(status.target);
       move.set_state(status.state);
       move.set_topics_total(status.topics_total);
       move.set_topics_moved(status.topics_moved);
@@ -527,7 +529,7 @@ absl::flat_hash_map<std::string, std::shared_ptr<HandoffSource::Move>> HandoffSo
   if (ring == nullptr || ring->members().empty()) return moves;
   auto move_to = [&](const Member& owner) -> Move& {
     std::shared_ptr<Move>& move = moves[owner.id];
-    if (move == nullptr) move = std::make_shared<Move>(Move{owner.id, owner.grpc_address, {}, {}});
+    if (move == nullptr) move = std::make_shared<Move>(Move{0, owner.id, owner.grpc_address, {}, {}});
     return *move;
   };
   absl::flat_hash_map<std::string, absl::flat_hash_set<uint32_t>> partitions;
@@ -561,6 +563,7 @@ void HandoffSource::StartMoves() {
     // NOTE: a target's running transfer replans when it ends (RunMove).
     if (running_.contains(target)) continue;
     if (running_.size() >= static_cast<size_t>(options_.handoff_concurrency)) return;
+    move->serial = next_move_serial_++;
     running_[target] = std::thread([this, move] { RunMove(move); });
   }
 }

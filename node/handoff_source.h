@@ -59,6 +59,7 @@ class HandoffSource {
 
   // Where one target's move stands, for TakeProgress.
   struct MoveStatus {
+    std::string target;
     uint64_t ring_version = 0;
     std::vector<uint32_t> partitions;
     v1::MoveState state = v1::MOVE_STATE_PENDING;
@@ -67,7 +68,7 @@ class HandoffSource {
     uint64_t bytes_moved = 0;
     absl::Time updated;
   };
-  void UpdateStatus(const std::string& target, const std::function<void(MoveStatus&)>& change);
+  void UpdateStatus(const Move& move, const std::function<void(MoveStatus&)>& change);
 
   bool Stopping() const;
   // A transfer's call starts (`active`) or ends; calls are cancelled when the source stops.
@@ -99,7 +100,8 @@ class HandoffSource {
   std::vector<std::string> finished_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<absl::Time, std::shared_ptr<Topic>>> tombstones_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<grpc::ClientContext*> active_contexts_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, MoveStatus> statuses_ ABSL_GUARDED_BY(mu_);  // by target
+  absl::flat_hash_map<uint64_t, MoveStatus> statuses_ ABSL_GUARDED_BY(mu_);  // by Move::serial
+  uint64_t next_move_serial_ ABSL_GUARDED_BY(mu_) = 1;
   std::atomic<size_t> topics_moving_{0};
   std::thread planner_;
 };
