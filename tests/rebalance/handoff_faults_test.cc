@@ -3,7 +3,7 @@
 // restarted mid-move, and a producer publishing one topic in a tight sequence while that topic
 // moves back and forth. A move is caught "mid-copy" by freezing the process (SIGSTOP) while its
 // source reports topics moving, so the copy cannot finish before the kill; the buffers are large
-// (tens of MB) so that the copy lasts long enough to be seen.
+// (20 MB) so that the copy lasts long enough to be seen.
 #include <signal.h>
 
 #include <algorithm>
@@ -40,7 +40,7 @@ using ::ringcast::testing::StartRouterCluster;
 
 constexpr int kTopics = 200;
 constexpr int kEventsPerTopic = 100;
-constexpr size_t kEventBytes = 4096;  // 80 MB buffered in all; about half of it moves
+constexpr size_t kEventBytes = 1024;  // 20 MB buffered in all; about half of it moves
 constexpr uint32_t kPartitions = 64;
 
 // Room for the whole sequence in every topic's buffer; a quick abandonment of a dead source.
