@@ -309,7 +309,10 @@ int Run() {
         continue;
       }
       uint64_t n = 0;
-      absl::SimpleAtoi(e.data.substr(0, e.data.find(' ')), &n);
+      if (!absl::SimpleAtoi(e.data.substr(0, e.data.find(' ')), &n)) {
+        ++gaps;  // not one of ours: counted as a fault
+        continue;
+      }
       if (expected != 0 && n > expected) ++gaps;
       if (expected != 0 && n < expected) ++duplicates;
       expected = n + 1;
