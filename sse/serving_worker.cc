@@ -3,7 +3,7 @@
 // (e.g. EMFILE) pauses the loop for kAcceptRetryDelay instead of spinning on the error.
 #include "sse/serving_worker.h"
 
-#include <cstdio>
+#include <iostream>
 #include <memory>
 #include <utility>
 
@@ -14,13 +14,6 @@
 #include "sse/serving.h"
 
 namespace ringcast::sse {
-namespace {
-
-// One line to stderr with stdio, not iostreams: it runs when the process is out of file
-// descriptors, where UBSan's check of std::cerr's dynamic type fails (it cannot read its maps).
-void LogLine(const std::string& line) { std::fputs(line.c_str(), stderr); }
-
-}  // namespace
 
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
@@ -63,8 +56,7 @@ void ServingWorker::DoAccept() {
       return;
     }
     if (accept_errors_ > 0) {
-      LogLine(absl::StrCat("ringcast: accepting again after ", accept_errors_,
-                           " failed accept(s)\n"));
+      std::cerr << "ringcast: accepting again after " << accept_errors_ << " failed accept(s)\n";
       accept_errors_ = 0;
     }
     boost::system::error_code ignored;
@@ -87,8 +79,8 @@ void ServingWorker::OnAcceptError(const boost::system::error_code& ec) {
   // The connection stays in the listen backlog: accepting again at once would fail again
   // (e.g. EMFILE until some descriptor closes) and spin this thread.
   if (accept_errors_++ == 0) {
-    LogLine(absl::StrCat("ringcast: accept failed (", ec.message(), "); retrying every ",
-                         absl::ToInt64Milliseconds(kAcceptRetryDelay), " ms\n"));
+    std::cerr << "ringcast: accept failed (" << ec.message() << "); retrying every "
+              << absl::ToInt64Milliseconds(kAcceptRetryDelay) << " ms\n";
   }
   accept_retry_timer_.expires_after(absl::ToChronoNanoseconds(kAcceptRetryDelay));
   accept_retry_timer_.async_wait([this](const boost::system::error_code& wait_ec) {
