@@ -54,6 +54,12 @@ class RawConnection {
 };
 
 TEST(AcceptBackoffTest, OutOfDescriptorsBacksOffAndRecovers) {
+#if defined(__SANITIZE_ADDRESS__)
+  // The debug-asan preset also runs UBSan, whose vptr check reads the process's memory maps:
+  // out of descriptors it cannot, and it aborts the node on the first virtual call (seen on
+  // std::cerr and boost's error_category). Release and clang-tsa run this test.
+  GTEST_SKIP() << "UBSan's vptr check cannot run while the process is out of file descriptors";
+#endif
   const std::optional<std::string> node = NodeBinaryPath();
   ASSERT_TRUE(node.has_value());
   // The node's stderr joins its stdout, so the test can wait for the accept loop's log lines.
