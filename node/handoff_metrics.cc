@@ -10,6 +10,11 @@ prometheus::Family<prometheus::Counter>& CounterFamily(prometheus::Registry& reg
   return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
 }
 
+prometheus::Gauge& SingleGauge(prometheus::Registry& registry, const std::string& name,
+                               const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+}
+
 prometheus::Histogram::BucketBoundaries SecondsBuckets() {
   return {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
 }
@@ -33,16 +38,17 @@ HandoffMetrics::HandoffMetrics(prometheus::Registry& registry)
                                        "Publishes answered UNAVAILABLE (handoff_hold) while "
                                        "their topic was between owners")
                              .Add({})),
-      topics_moving_(prometheus::BuildGauge()
-                         .Name("ringcast_handoff_topics_moving")
-                         .Help("Topics this node is handing off now (copying or sealed)")
-                         .Register(registry)
-                         .Add({})),
-      incoming_partitions_(prometheus::BuildGauge()
-                               .Name("ringcast_handoff_incoming_partitions")
-                               .Help("Partitions gained whose history has not arrived yet")
-                               .Register(registry)
-                               .Add({})),
+      publishes_held_(CounterFamily(registry, "ringcast_handoff_publishes_held_total",
+                                    "Publishes held while their topic was between owners")
+                          .Add({})),
+      held_publishes_(SingleGauge(registry, "ringcast_handoff_hold_queue_publishes",
+                                  "Publishes waiting in the hold queue now")),
+      held_bytes_(SingleGauge(registry, "ringcast_handoff_hold_queue_bytes",
+                              "Bytes of the publishes waiting in the hold queue now")),
+      topics_moving_(SingleGauge(registry, "ringcast_handoff_topics_moving",
+                                 "Topics this node is handing off now (copying or sealed)")),
+      incoming_partitions_(SingleGauge(registry, "ringcast_handoff_incoming_partitions",
+                                       "Partitions gained whose history has not arrived yet")),
       cutover_seconds_(prometheus::BuildHistogram()
                            .Name("ringcast_handoff_cutover_seconds")
                            .Help("Seal to activation of one topic, at the source")

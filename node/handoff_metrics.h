@@ -1,6 +1,6 @@
 // handoff_metrics.h — the Prometheus metrics of topic handoffs (docs/rebalancing.md "Metrics"):
 // topics and bytes moved each way, transfers by result, cutover and whole-move durations, and
-// publishes refused while a topic was between owners.
+// publishes held (and the hold queue's depth) or refused while a topic was between owners.
 //
 // Thread safety: prometheus-cpp metrics are thread-safe.
 #pragma once
@@ -29,8 +29,15 @@ class HandoffMetrics {
   void AddBytesIn(double bytes) { bytes_in_.Increment(bytes); }
   void SetIncomingPartitions(double count) { incoming_partitions_.Set(count); }
 
-  // A publish answered UNAVAILABLE (handoff_hold) because its topic was between owners.
+  // A publish answered UNAVAILABLE (handoff_hold) because its topic was between owners (the
+  // hold bound passed, or the hold queue was full).
   void CountPublishRefused() { publishes_refused_.Increment(); }
+  // A publish entered the hold queue, which now holds `publishes` requests of `bytes`.
+  void CountPublishHeld() { publishes_held_.Increment(); }
+  void SetHoldQueue(double publishes, double bytes) {
+    held_publishes_.Set(publishes);
+    held_bytes_.Set(bytes);
+  }
 
  private:
   prometheus::Family<prometheus::Counter>& topics_;
@@ -43,6 +50,9 @@ class HandoffMetrics {
   prometheus::Counter& transfers_ok_;
   prometheus::Counter& transfers_failed_;
   prometheus::Counter& publishes_refused_;
+  prometheus::Counter& publishes_held_;
+  prometheus::Gauge& held_publishes_;
+  prometheus::Gauge& held_bytes_;
   prometheus::Gauge& topics_moving_;
   prometheus::Gauge& incoming_partitions_;
   prometheus::Histogram& cutover_seconds_;

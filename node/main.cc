@@ -61,7 +61,11 @@ ABSL_FLAG(int32_t, handoff_concurrency, kDefaults.handoff_concurrency,
           "handoff transfers (one per target node) run at once");
 ABSL_FLAG(uint32_t, handoff_hold_ms, 5000,
           "how long a handoff message naming a newer ring waits for it (then UNAVAILABLE "
-          "ring_behind)");
+          "ring_behind), and how long a publish whose topic is between owners is held (then "
+          "UNAVAILABLE handoff_hold)");
+ABSL_FLAG(uint64_t, handoff_hold_max_bytes, kDefaults.handoff_hold_max_bytes,
+          "most bytes of publishes held at once while their topics are between owners; more are "
+          "answered UNAVAILABLE handoff_hold at once (0 = hold nothing)");
 ABSL_FLAG(uint32_t, handoff_tombstone_seconds, 60,
           "how long a moved topic's tombstone names the new owner to late publishers");
 ABSL_FLAG(uint32_t, handoff_abandon_after_ms, 10000,
@@ -105,6 +109,7 @@ void ApplyFlags(NodeOptions& o) {
   OverrideMillisecondsIfGiven(FLAGS_shutdown_grace_ms, o.shutdown_grace);
   OverrideIfGiven(FLAGS_handoff_concurrency, o.handoff_concurrency);
   OverrideMillisecondsIfGiven(FLAGS_handoff_hold_ms, o.handoff_hold);
+  OverrideIfGiven(FLAGS_handoff_hold_max_bytes, o.handoff_hold_max_bytes);
   OverrideSecondsIfGiven(FLAGS_handoff_tombstone_seconds, o.handoff_tombstone);
   OverrideMillisecondsIfGiven(FLAGS_handoff_abandon_after_ms, o.handoff_abandon_after);
   OverrideMillisecondsIfGiven(FLAGS_handoff_retry_ms, o.handoff_retry);

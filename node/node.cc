@@ -112,7 +112,8 @@ absl::Status Node::StartServing() {
   int grpc_port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port);
-  publisher_server_ = std::make_unique<PublisherServer>(*publisher_);
+  publisher_server_ = std::make_unique<PublisherServer>(*publisher_, options_,
+                                                        *handoff_metrics_);
   publisher_server_->Register(builder);
   builder.RegisterService(handoff_target_.get());
   grpc_server_ = builder.BuildAndStart();

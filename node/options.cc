@@ -21,6 +21,9 @@ void ApplyLimits(const v1::NodeLimits& limits, NodeOptions& o) {
   }
   if (limits.has_handoff_concurrency()) o.handoff_concurrency = limits.handoff_concurrency();
   if (limits.has_handoff_hold_ms()) o.handoff_hold = absl::Milliseconds(limits.handoff_hold_ms());
+  if (limits.has_handoff_hold_max_bytes()) {
+    o.handoff_hold_max_bytes = limits.handoff_hold_max_bytes();
+  }
   if (limits.has_handoff_tombstone_seconds()) {
     o.handoff_tombstone = absl::Seconds(limits.handoff_tombstone_seconds());
   }

@@ -67,8 +67,12 @@ struct NodeOptions {
   // rebalance sooner but take more CPU and bandwidth from serving.
   int handoff_concurrency = 4;
   // How long a target waits for a newer ring a source's message names before answering
-  // UNAVAILABLE (`ring_behind`).
+  // UNAVAILABLE (`ring_behind`), and how long a publish whose topic is between owners is held
+  // before it is answered UNAVAILABLE (`handoff_hold`).
   absl::Duration handoff_hold = absl::Seconds(5);
+  // Most bytes of publishes held at once (all topics); a publish that does not fit is answered
+  // UNAVAILABLE (`handoff_hold`) at once. 0 holds nothing.
+  size_t handoff_hold_max_bytes = 16 * 1024 * 1024;
   // How long a moved topic's tombstone answers late publishers with the new owner.
   absl::Duration handoff_tombstone = absl::Seconds(60);
   // How long a gained partition waits for its previous owner's transfer (without any transfer

@@ -3,6 +3,13 @@
 // request (Publish, PublishStream and PublishBatch) and writes the answers, so a publish costs
 // no hand-off between threads.
 //
+// Holding. A request whose topic is between owners (PublisherService answers `Held`) waits in a
+// PublishHoldQueue, and so does every later request for that topic; the first waiter of a
+// topic asks again every millisecond (a grpc::Alarm on the queue) until it is answered or
+// `options.handoff_hold` passes (then UNAVAILABLE `handoff_hold`). A held Publish or
+// PublishBatch finishes later; a PublishStream reads nothing more until its held request is
+// answered, so its requests keep their order.
+//
 // Why not the callback API: gRPC 1.51's callback server moves every message between its polling
 // and executor threads. Measured with bench/ringcast-pubload (node pinned to one core): ~125 µs
 // of node CPU per event at 2,000 events/s and ~12 µs flat out, mostly context switches; this
@@ -22,6 +29,9 @@
 
 #include "grpcpp/alarm.h"
 #include "grpcpp/server_builder.h"
+#include "node/handoff_metrics.h"
+#include "node/options.h"
+#include "node/publish_hold_queue.h"
 #include "node/publisher_service.h"
 #include "ringcast/v1/publisher.grpc.pb.h"
 
@@ -29,7 +39,11 @@ namespace ringcast::node {
 
 class PublisherServer {
  public:
-  explicit PublisherServer(PublisherService& service) : service_(service) {}
+  PublisherServer(PublisherService& service, const NodeOptions& options,
+                  HandoffMetrics& handoff_metrics)
+      : service_(service),
+        hold_bound_(options.handoff_hold),
+        holds_(options.handoff_hold_max_bytes, handoff_metrics) {}
   PublisherServer(const PublisherServer&) = delete;
   PublisherServer& operator=(const PublisherServer&) = delete;
   ~PublisherServer() { Stop(); }
@@ -43,6 +57,8 @@ class PublisherServer {
   void Run();
 
   PublisherService& service_;
+  const absl::Duration hold_bound_;
+  PublishHoldQueue holds_;  // only touched by thread_
   v1::Publisher::AsyncService async_service_;
   std::unique_ptr<grpc::ServerCompletionQueue> queue_;
   std::thread thread_;

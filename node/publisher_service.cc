@@ -91,7 +91,7 @@ std::optional<v1::RpcStatus> PublisherService::Validate(const v1::PublishRequest
   return std::nullopt;
 }
 
-v1::RpcStatus PublisherService::HandoffHold(const std::string& topic) {
+v1::RpcStatus PublisherService::RefuseHeld(const std::string& topic) {
   handoff_metrics_.CountPublishRefused();
   v1::RpcStatus status = Error(
       grpc::StatusCode::UNAVAILABLE,
@@ -100,6 +100,7 @@ v1::RpcStatus PublisherService::HandoffHold(const std::string& topic) {
   retry.set_reason("handoff_hold");
   retry.mutable_retry_delay()->set_nanos(20'000'000);
   status.add_details()->PackFrom(retry);
+  metrics_.CountPublish(CodeName(grpc::StatusCode::UNAVAILABLE));
   return status;
 }
 
@@ -131,85 +132,94 @@ std::optional<v1::RpcStatus> PublisherService::Draining() const {
   return status;
 }
 
-std::variant<v1::PublishResponse, v1::RpcStatus> PublisherService::Handle(
-    const v1::PublishRequest& request) {
-  std::variant<v1::PublishResponse, v1::RpcStatus> outcome = [&]()
-      -> std::variant<v1::PublishResponse, v1::RpcStatus> {
+std::variant<PublisherService::Answer, PublisherService::Held> PublisherService::Handle(
+    const v1::PublishRequest& request, OnHandoff on_handoff) {
+  std::variant<Answer, Held> outcome = [&]() -> std::variant<Answer, Held> {
     if (std::optional<v1::RpcStatus> invalid = Validate(request)) return *invalid;
     if (std::optional<v1::RpcStatus> draining = Draining()) return *draining;
-    const std::shared_ptr<const Ring> ring = ring_.Load();
-    const uint32_t partition = ring->PartitionOf(request.topic());
-    const Member& owner = ring->OwnerOf(partition);
-    const bool owned = owner.id == options_.node_id;
-    const absl::Time now = absl::Now();
-    if (owned && !incoming_.MayCreate(request.topic(), partition, now) &&
-        topics_.Find(request.topic()) == nullptr) {
-      return HandoffHold(request.topic());
-    }
-    // A topic this node no longer owns still takes appends while it holds it (until the move
-    // seals it); otherwise the owner is named.
-    absl::StatusOr<AppendResult> result = topics_.Append(
-        request.topic(),
-        AppendRequest{request.type(), request.data(), request.producer_id(), request.sequence()},
-        now, /*create=*/owned);
-    if (absl::IsUnavailable(result.status()) && owned) {
-      // Still being copied here: its source appends it until the seal, so send the publisher
-      // there (it comes back once the topic is active here).
-      if (std::optional<Member> source = incoming_.PreviousOwner(partition)) {
-        return WrongOwner(ring->version(), request.topic(), partition, *source);
-      }
-    }
-    if (absl::IsUnavailable(result.status()) ||
-        (owned && absl::IsFailedPrecondition(result.status()))) {
-      return HandoffHold(request.topic());
-    }
-    if (!result.ok()) return WrongOwner(ring->version(), request.topic(), partition, owner);
-    const AppendResult& appended = *result;
-    if (appended.expected_sequence != 0) {
-      v1::RpcStatus status = Error(
-          grpc::StatusCode::OUT_OF_RANGE,
-          absl::StrCat("sequence ", request.sequence(), " of producer '", request.producer_id(),
-                       "' skips ahead; expected ", appended.expected_sequence));
-      v1::SequenceGap gap;
-      gap.set_producer_id(request.producer_id());
-      gap.set_topic(request.topic());
-      gap.set_expected_sequence(appended.expected_sequence);
-      gap.set_actual_sequence(request.sequence());
-      status.add_details()->PackFrom(gap);
-      return status;
-    }
-    v1::PublishResponse response;
-    if (appended.id.offset != 0) {
-      response.set_event_id(appended.id.ToString());
-      response.set_epoch(appended.id.epoch);
-      response.set_offset(appended.id.offset);
-    }
-    response.set_duplicate(appended.duplicate);
-    response.set_ring_version(ring->version());
-    if (appended.duplicate) metrics_.CountDuplicate();
-    return response;
+    return Append(request);
   }();
-  metrics_.CountPublish(std::holds_alternative<v1::RpcStatus>(outcome)
+  if (std::holds_alternative<Held>(outcome)) {
+    if (on_handoff == OnHandoff::kHold) return outcome;
+    return RefuseHeld(request.topic());
+  }
+  const Answer& answer = std::get<Answer>(outcome);
+  metrics_.CountPublish(std::holds_alternative<v1::RpcStatus>(answer)
                             ? CodeName(static_cast<grpc::StatusCode>(
-                                  std::get<v1::RpcStatus>(outcome).code()))
+                                  std::get<v1::RpcStatus>(answer).code()))
                             : "OK");
   return outcome;
 }
 
-v1::PublishStreamResponse PublisherService::HandleForStream(const v1::PublishRequest& request) {
+std::variant<PublisherService::Answer, PublisherService::Held> PublisherService::Append(
+    const v1::PublishRequest& request) {
+  const std::shared_ptr<const Ring> ring = ring_.Load();
+  const uint32_t partition = ring->PartitionOf(request.topic());
+  const Member& owner = ring->OwnerOf(partition);
+  const bool owned = owner.id == options_.node_id;
+  const absl::Time now = absl::Now();
+  if (owned && !incoming_.MayCreate(request.topic(), partition, now) &&
+      topics_.Find(request.topic()) == nullptr) {
+    return Held{};  // its history may still arrive from the previous owner
+  }
+  // A topic this node no longer owns still takes appends while it holds it (until the move
+  // seals it); otherwise the owner is named.
+  absl::StatusOr<AppendResult> result = topics_.Append(
+      request.topic(),
+      AppendRequest{request.type(), request.data(), request.producer_id(), request.sequence()},
+      now, /*create=*/owned);
+  if (absl::IsUnavailable(result.status()) && owned) {
+    // Still being copied here: its source appends it until the seal, so send the publisher
+    // there (it comes back once the topic is active here).
+    if (std::optional<Member> source = incoming_.PreviousOwner(partition)) {
+      return WrongOwner(ring->version(), request.topic(), partition, *source);
+    }
+  }
+  // Sealed here (activation at the new owner follows), or an owner's tombstone.
+  if (absl::IsUnavailable(result.status()) ||
+      (owned && absl::IsFailedPrecondition(result.status()))) {
+    return Held{};
+  }
+  if (!result.ok()) return WrongOwner(ring->version(), request.topic(), partition, owner);
+  const AppendResult& appended = *result;
+  if (appended.expected_sequence != 0) {
+    v1::RpcStatus status = Error(
+        grpc::StatusCode::OUT_OF_RANGE,
+        absl::StrCat("sequence ", request.sequence(), " of producer '", request.producer_id(),
+                     "' skips ahead; expected ", appended.expected_sequence));
+    v1::SequenceGap gap;
+    gap.set_producer_id(request.producer_id());
+    gap.set_topic(request.topic());
+    gap.set_expected_sequence(appended.expected_sequence);
+    gap.set_actual_sequence(request.sequence());
+    status.add_details()->PackFrom(gap);
+    return status;
+  }
+  v1::PublishResponse response;
+  if (appended.id.offset != 0) {
+    response.set_event_id(appended.id.ToString());
+    response.set_epoch(appended.id.epoch);
+    response.set_offset(appended.id.offset);
+  }
+  response.set_duplicate(appended.duplicate);
+  response.set_ring_version(ring->version());
+  if (appended.duplicate) metrics_.CountDuplicate();
+  return response;
+}
+
+v1::PublishStreamResponse PublisherService::ToStreamResponse(const v1::PublishRequest& request,
+                                                             Answer answer) {
   v1::PublishStreamResponse response;
   response.set_request_id(request.request_id());
-  auto outcome = Handle(request);
-  if (auto* accepted = std::get_if<v1::PublishResponse>(&outcome)) {
+  if (auto* accepted = std::get_if<v1::PublishResponse>(&answer)) {
     *response.mutable_ok() = std::move(*accepted);
   } else {
-    *response.mutable_error() = std::move(std::get<v1::RpcStatus>(outcome));
+    *response.mutable_error() = std::move(std::get<v1::RpcStatus>(answer));
   }
   return response;
 }
 
-std::variant<v1::PublishBatchResponse, v1::RpcStatus> PublisherService::HandleBatch(
-    const v1::PublishBatchRequest& request) {
+std::optional<v1::RpcStatus> PublisherService::CheckBatch(const v1::PublishBatchRequest& request) {
   std::optional<v1::RpcStatus> refused = Draining();
   if (!refused && request.events().empty()) {
     refused = InvalidField("events", "a batch needs at least one event");
@@ -224,16 +234,8 @@ std::variant<v1::PublishBatchResponse, v1::RpcStatus> PublisherService::HandleBa
     limit.set_actual(request.events_size());
     refused->add_details()->PackFrom(limit);
   }
-  if (refused) {
-    metrics_.CountPublish(CodeName(static_cast<grpc::StatusCode>(refused->code())));
-    return *std::move(refused);
-  }
-  v1::PublishBatchResponse response;
-  response.mutable_results()->Reserve(request.events_size());
-  for (const v1::PublishRequest& event : request.events()) {
-    *response.add_results() = HandleForStream(event);
-  }
-  return response;
+  if (refused) metrics_.CountPublish(CodeName(static_cast<grpc::StatusCode>(refused->code())));
+  return refused;
 }
 
 }  // namespace ringcast::node

@@ -1,7 +1,9 @@
-// publisher_service.h — what the node does with one ringcast.v1.PublishRequest, for Publish and
-// PublishStream alike (PublisherServer serves the RPCs): validates it in the order
-// publisher.proto documents, checks ownership against the node's ring, appends to the topic and
-// answers with the event id or a status with RpcStatus details.
+// publisher_service.h — what the node does with one ringcast.v1.PublishRequest, for Publish,
+// PublishStream and PublishBatch alike (PublisherServer serves the RPCs): validates it in the
+// order publisher.proto documents, checks ownership against the node's ring, appends to the topic
+// and answers with the event id or a status with RpcStatus details. A request whose topic is
+// between owners (a handoff's cutover) is answered `Held`: the server holds it and asks again
+// (docs/rebalancing.md "Hold queue").
 //
 // Thread safety: Handle may run on any thread; shared state is the thread-safe registry, ring
 // holder and metrics. Nothing in it blocks.
@@ -31,22 +33,36 @@ class PublisherService {
   // After this, requests are answered UNAVAILABLE ("draining").
   void StartDraining() { draining_.store(true, std::memory_order_relaxed); }
 
-  // One request, as both RPCs handle it: the response, or the error status with details.
-  std::variant<v1::PublishResponse, v1::RpcStatus> Handle(const v1::PublishRequest& request);
+  // The answer to one request: the response, or the error status with details.
+  using Answer = std::variant<v1::PublishResponse, v1::RpcStatus>;
+  // The request's topic is between owners: hold the request and handle it again shortly.
+  struct Held {};
+  // What to do with a request whose topic is between owners.
+  enum class OnHandoff {
+    kHold,    // answer Held
+    kRefuse,  // answer UNAVAILABLE `handoff_hold` (the hold bound passed)
+  };
 
-  // A PublishBatch: every event handled in order as Handle would, or the error status of the
-  // whole call (empty, too many events, draining) with nothing appended.
-  std::variant<v1::PublishBatchResponse, v1::RpcStatus> HandleBatch(
-      const v1::PublishBatchRequest& request);
+  // One request, as every RPC handles it.
+  std::variant<Answer, Held> Handle(const v1::PublishRequest& request, OnHandoff on_handoff);
+
+  // UNAVAILABLE `handoff_hold` for a request that cannot be held (its bound passed, or the hold
+  // queue is full); counted.
+  v1::RpcStatus RefuseHeld(const std::string& topic);
+
+  // The error status of a whole PublishBatch (empty, too many events, draining), counted, if it
+  // is refused before any event is handled.
+  std::optional<v1::RpcStatus> CheckBatch(const v1::PublishBatchRequest& request);
 
   // One request's answer as a PublishStream (and PublishBatch) carries it.
-  v1::PublishStreamResponse HandleForStream(const v1::PublishRequest& request);
+  static v1::PublishStreamResponse ToStreamResponse(const v1::PublishRequest& request,
+                                                    Answer answer);
 
  private:
   std::optional<v1::RpcStatus> Validate(const v1::PublishRequest& request) const;
   std::optional<v1::RpcStatus> Draining() const;
-  // UNAVAILABLE `handoff_hold`: the topic is between owners (docs/rebalancing.md).
-  v1::RpcStatus HandoffHold(const std::string& topic);
+  // The answer, or Held when the topic is between owners (docs/rebalancing.md).
+  std::variant<Answer, Held> Append(const v1::PublishRequest& request);
   // FAILED_PRECONDITION with WrongOwner naming `owner`, the node that appends the topic now:
   // its owner under the ring, or the source that still appends a topic being copied here.
   static v1::RpcStatus WrongOwner(uint64_t ring_version, const std::string& topic,
