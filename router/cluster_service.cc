@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <initializer_list>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <utility>
@@ -167,7 +168,11 @@ RingCoordinator::RingCoordinator(const RouterOptions& options, RingHolder& ring,
       ring_(ring),
       store_(store),
       on_commit_(std::move(on_commit)),
-      moves_(options.node_down_after) {}
+      moves_(options.node_down_after, store) {
+  if (absl::Status s = moves_.Restore(ring.Load()->version(), absl::Now()); !s.ok()) {
+    std::cerr << "ringcast-router: " << s.message() << "; listing no rebalance moves\n";
+  }
+}
 
 absl::Status RingCoordinator::CheckVersion(const Ring& current, uint64_t expected_version) {
   if (expected_version == 0 || expected_version == current.version()) return absl::OkStatus();

@@ -54,7 +54,9 @@ namespace ringcast::router {
 // `ring`, then call `on_commit`. On any error the ring and its version stay as they were.
 class RingCoordinator {
  public:
-  // `ring` must hold the cluster's ring already; `store` may be null (ring in memory only).
+  // `ring` must hold the cluster's ring already; `store` may be null (ring and moves in memory
+  // only). The moves `store` persisted are listed again (RebalanceTracker::Restore; an unusable
+  // file is reported on stderr and lists none).
   RingCoordinator(const RouterOptions& options, RingHolder& ring, RingStore* store,
                   std::function<void(std::shared_ptr<const Ring>)> on_commit);
 

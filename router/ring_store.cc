@@ -1,4 +1,5 @@
-// ring_store.cc — atomic, durable replacement of the persisted ring (see ring_store.h).
+// ring_store.cc — atomic, durable replacement of the persisted ring and rebalance moves (see
+// ring_store.h).
 #include "router/ring_store.h"
 
 #include <fcntl.h>
@@ -46,10 +47,27 @@ absl::Status SyncDirectory(const std::string& dir) {
   return result == 0 ? absl::OkStatus() : ErrnoError(error, absl::StrCat("fsync ", dir));
 }
 
+// The bytes of `path`, or nullopt when it does not exist. DATA_LOSS naming `what` when it
+// exists but cannot be read.
+absl::StatusOr<std::optional<std::string>> ReadFileIfExists(const std::string& path,
+                                                            std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (!std::filesystem::exists(path)) return std::optional<std::string>();
+    return absl::DataLossError(absl::StrCat("cannot read ", std::string(what), " ", path));
+  }
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return std::optional<std::string>(bytes.str());
+}
+
 }  // namespace
 
 RingStore::RingStore(std::string dir, int lock_fd)
-    : dir_(std::move(dir)), path_(dir_ + "/ring.pb"), lock_fd_(lock_fd) {}
+    : dir_(std::move(dir)),
+      path_(dir_ + "/ring.pb"),
+      rebalance_path_(dir_ + "/rebalance.pb"),
+      lock_fd_(lock_fd) {}
 
 RingStore::~RingStore() { ::close(lock_fd_); }  // closing releases the flock
 
@@ -77,15 +95,12 @@ absl::StatusOr<std::unique_ptr<RingStore>> RingStore::Open(const std::string& st
 }
 
 absl::StatusOr<std::optional<Ring>> RingStore::Load() {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) {
-    if (!std::filesystem::exists(path_)) return std::optional<Ring>();
-    return absl::DataLossError(absl::StrCat("cannot read the persisted ring ", path_));
-  }
-  std::stringstream bytes;
-  bytes << in.rdbuf();
+  absl::StatusOr<std::optional<std::string>> bytes =
+      ReadFileIfExists(path_, "the persisted ring");
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<Ring>();
   v1::RingSnapshot snapshot;
-  if (!snapshot.ParseFromString(bytes.str())) {
+  if (!snapshot.ParseFromString(**bytes)) {
     return absl::DataLossError(
         absl::StrCat("the persisted ring ", path_, " is corrupt (not a ringcast.v1.RingSnapshot); "
                      "restore it from a backup or move it away to seed a new cluster"));
@@ -106,20 +121,43 @@ absl::Status RingStore::Save(const Ring& ring) {
     return absl::FailedPreconditionError(absl::StrCat(
         "ring version ", ring.version(), " is not newer than the persisted version ", version_));
   }
-  const std::string bytes = RingToProto(ring).SerializeAsString();
-  const std::string temp = path_ + ".tmp";
+  if (absl::Status s = ReplaceFile(path_, RingToProto(ring).SerializeAsString()); !s.ok()) {
+    return s;
+  }
+  version_ = ring.version();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<v1::RebalanceSnapshot>> RingStore::LoadRebalance() {
+  absl::StatusOr<std::optional<std::string>> bytes =
+      ReadFileIfExists(rebalance_path_, "the persisted rebalance moves");
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<v1::RebalanceSnapshot>();
+  v1::RebalanceSnapshot snapshot;
+  if (!snapshot.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("the persisted rebalance moves ", rebalance_path_,
+                                            " are corrupt (not a ringcast.v1.RebalanceSnapshot)"));
+  }
+  return std::optional<v1::RebalanceSnapshot>(std::move(snapshot));
+}
+
+absl::Status RingStore::SaveRebalance(const v1::RebalanceSnapshot& snapshot) {
+  absl::MutexLock lock(&mu_);
+  return ReplaceFile(rebalance_path_, snapshot.SerializeAsString());
+}
+
+absl::Status RingStore::ReplaceFile(const std::string& path, const std::string& bytes) {
+  const std::string temp = path + ".tmp";
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError(errno, absl::StrCat("open ", temp));
   const bool written = WriteAll(fd, bytes) && ::fsync(fd) == 0;
   const int error = errno;
   ::close(fd);
   if (!written) return ErrnoError(error, absl::StrCat("write ", temp));
-  if (::rename(temp.c_str(), path_.c_str()) != 0) {
-    return ErrnoError(errno, absl::StrCat("rename ", temp, " to ", path_));
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    return ErrnoError(errno, absl::StrCat("rename ", temp, " to ", path));
   }
-  if (absl::Status s = SyncDirectory(dir_); !s.ok()) return s;
-  version_ = ring.version();
-  return absl::OkStatus();
+  return SyncDirectory(dir_);
 }
 
 }  // namespace ringcast::router
