@@ -144,7 +144,6 @@ bool IsValidUtf8(std::string_view text) {
 
 namespace {
 
-constexpr std::string_view kLineEnds = "\r\n";
 constexpr std::string_view kDataPrefix = "data: ";
 
 bool HasTypeLine(std::string_view type) { return !type.empty() && type != kDefaultEventType; }
@@ -153,8 +152,8 @@ bool HasTypeLine(std::string_view type) { return !type.empty() && type != kDefau
 // payload less its line ends, which are at least one byte each), and the blank line.
 size_t TypeAndDataBytes(std::string_view type, std::string_view data) {
   size_t lines = 1;
-  for (size_t pos = data.find_first_of(kLineEnds); pos != std::string_view::npos;
-       pos = data.find_first_of(kLineEnds, pos + 1)) {
+  for (size_t pos = FindLineEnd(data); pos != std::string_view::npos;
+       pos = FindLineEnd(data, pos + 1)) {
     if (data[pos] == '\r' && pos + 1 < data.size() && data[pos + 1] == '\n') ++pos;
     ++lines;
   }
@@ -172,7 +171,7 @@ void AppendTypeAndData(std::string_view type, std::string_view data, std::string
   }
   size_t start = 0;
   while (true) {
-    const size_t end = data.find_first_of(kLineEnds, start);
+    const size_t end = FindLineEnd(data, start);
     out->append(kDataPrefix);
     if (end == std::string_view::npos) {
       out->append(data.substr(start));
@@ -188,6 +187,13 @@ void AppendTypeAndData(std::string_view type, std::string_view data, std::string
 }
 
 }  // namespace
+
+size_t FindLineEnd(std::string_view text, size_t from) {
+  for (size_t i = from; i < text.size(); ++i) {
+    if (text[i] == '\n' || text[i] == '\r') return i;
+  }
+  return std::string_view::npos;
+}
 
 std::string EncodeEvent(const EventId& id, std::string_view type, std::string_view data) {
   std::string out;

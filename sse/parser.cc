@@ -78,7 +78,7 @@ void EventStreamParser::Feed(std::string_view bytes, const EventHandler& on_even
           continue;
         }
       }
-      const size_t end = chunk.find_first_of("\r\n");
+      const size_t end = FindLineEnd(chunk);
       if (end == std::string_view::npos) {
         line_.append(chunk);
         break;

@@ -19,6 +19,16 @@ using ::testing::HasSubstr;
 constexpr EventId kId{7, 3};
 
 // Given a one-line payload and the default type, expect id and data lines and no event: line.
+TEST(FindLineEnd, FindsTheFirstCrOrLfFromThePosition) {
+  EXPECT_EQ(FindLineEnd("ab\r\ncd"), 2u);
+  EXPECT_EQ(FindLineEnd("ab\r\ncd", 3), 3u);
+  EXPECT_EQ(FindLineEnd("ab\r\ncd\n", 4), 6u);
+  EXPECT_EQ(FindLineEnd("\n"), 0u);
+  EXPECT_EQ(FindLineEnd("no line end"), std::string_view::npos);
+  EXPECT_EQ(FindLineEnd("ab\n", 3), std::string_view::npos);
+  EXPECT_EQ(FindLineEnd(""), std::string_view::npos);
+}
+
 TEST(EncodeEvent, SingleLineDefaultType) {
   EXPECT_EQ(EncodeEvent({1732500000000000, 42}, "", "hello"),
             "id: 1732500000000000:42\n"
