@@ -100,11 +100,12 @@ std::string MoveStateName(v1::MoveState state) {
   return absl::StartsWith(name, "MOVE_STATE_") ? name.substr(11) : name;
 }
 
-// The moves of one (from, to) pair: partitions per state, and the counters of each transfer.
+// The moves of one (from, to) pair: partitions per state, and their counters summed.
 struct PairMoves {
   std::map<v1::MoveState, uint32_t> partitions;
-  // One entry per transfer, keyed by its update time (every partition of it carries the same).
-  std::map<std::pair<int64_t, int32_t>, const v1::MoveProgress*> transfers;
+  uint64_t topics_total = 0;
+  uint64_t topics_moved = 0;
+  uint64_t bytes = 0;
 };
 
 std::vector<std::string> PairCells(const std::pair<std::string, std::string>& pair,
@@ -113,18 +114,10 @@ std::vector<std::string> PairCells(const std::pair<std::string, std::string>& pa
   for (const auto& [state, count] : moves.partitions) {
     by_state.push_back(absl::StrCat(count, " ", MoveStateName(state)));
   }
-  uint64_t topics_total = 0;
-  uint64_t topics_moved = 0;
-  uint64_t bytes = 0;
-  for (const auto& [time, progress] : moves.transfers) {
-    topics_total += progress->topics_total();
-    topics_moved += progress->topics_moved();
-    bytes += progress->bytes_moved();
-  }
   return {absl::StrCat("  ", pair.first, " -> ", pair.second),
           absl::StrCat("partitions: ", absl::StrJoin(by_state, ", ")),
-          absl::StrCat("topics ", topics_moved, "/", topics_total),
-          absl::StrCat("bytes ", bytes)};
+          absl::StrCat("topics ", moves.topics_moved, "/", moves.topics_total),
+          absl::StrCat("bytes ", moves.bytes)};
 }
 
 std::string JsonOf(const google::protobuf::Message& message) {
@@ -188,7 +181,10 @@ std::string FormatRebalance(const v1::GetRebalanceStatusResponse& rebalance) {
   for (const v1::MoveProgress& move : rebalance.moves()) {
     PairMoves& pair = by_pair[{move.from_node(), move.to_node()}];
     ++pair.partitions[move.state()];
-    pair.transfers[{move.update_time().seconds(), move.update_time().nanos()}] = &move;
+    // Counters are per partition (MoveProgress), so the pair's are their sum.
+    pair.topics_total += move.topics_total();
+    pair.topics_moved += move.topics_moved();
+    pair.bytes += move.bytes_moved();
     first_version = std::min(first_version, move.ring_version());
     last_version = std::max(last_version, move.ring_version());
   }

@@ -43,19 +43,27 @@ class TailQueue final : public HandoffTail {
     entries_.push_back({topic, {}, seal});
   }
 
-  // Everything queued, waiting up to `wait` for something.
-  std::deque<Entry> Take(absl::Duration wait) {
+  // Ends the current (or next) Take's wait even with nothing queued: the transfer has news.
+  void Wake() {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(
-                             +[](std::deque<Entry>* entries) { return !entries->empty(); },
-                             &entries_),
-                         wait);
+    woken_ = true;
+  }
+
+  // Everything queued, waiting until `deadline` for something (or a Wake).
+  std::deque<Entry> Take(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return woken_ || !entries_.empty();
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+    woken_ = false;
     return std::exchange(entries_, {});
   }
 
  private:
   absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 google::protobuf::Timestamp ToProto(absl::Time time) {
@@ -91,11 +99,15 @@ void ToProto(const std::vector<ProducerMarkCopy>& marks,
 }  // namespace
 
 struct HandoffSource::Move {
+  struct PlannedTopic {
+    std::shared_ptr<Topic> topic;
+    uint32_t partition = 0;
+  };
   uint64_t serial = 0;  // names the move's status until it is reported DONE
   std::string target_id;
   std::string target_address;
   std::vector<uint32_t> partitions;
-  std::vector<std::shared_ptr<Topic>> topics;
+  std::vector<PlannedTopic> topics;
 };
 
 // One Transfer stream: writes on the move's thread, reads (activations) on a thread of its own.
@@ -123,7 +135,7 @@ class HandoffSource::TransferStream {
     if (!CopyAndTail()) return Fail();
     if (!AwaitCaughtUp()) return Fail();
     SealAll();
-    if (!WriteTail(/*until_sealed=*/true)) return Fail();
+    if (!WriteSeals()) return Fail();
     if (!AwaitActivations()) return Fail();
     stream_->WritesDone();
     reader_.join();
@@ -140,6 +152,7 @@ class HandoffSource::TransferStream {
  private:
   struct Moving {
     std::shared_ptr<Topic> topic;
+    uint32_t partition = 0;
     absl::Time began;
     uint64_t precopy_end = 0;  // the snapshot's next offset: the copy has caught up below it
     bool caught_up = false;
@@ -156,31 +169,34 @@ class HandoffSource::TransferStream {
     begin->set_source_node_id(source_.options_.node_id);
     begin->set_target_node_id(move_.target_id);
     for (uint32_t p : move_.partitions) begin->add_partitions(p);
-    for (const auto& topic : move_.topics) begin->add_topics(topic->name());
+    for (const auto& planned : move_.topics) begin->add_topics(planned.topic->name());
     v1::TransferResponse ready;
     if (!stream_->Write(request) || !stream_->Read(&ready) || !ready.has_ready()) return false;
     absl::flat_hash_set<std::string> active;
     for (const v1::TopicResume& resume : ready.ready().topics()) {
       if (resume.state() == v1::TOPIC_TRANSFER_STATE_ACTIVE) active.insert(resume.topic());
     }
-    for (const auto& topic : move_.topics) {
+    std::map<uint32_t, PartitionCounts> counts;
+    for (uint32_t p : move_.partitions) counts[p] = {};
+    for (const auto& [topic, partition] : move_.topics) {
       if (active.contains(topic->name())) {
         source_.Moved(topic);  // an earlier transfer got it there already
         continue;
       }
       absl::StatusOr<HandoffSnapshot> snapshot = topic->BeginHandoff(&tail_);
       if (!snapshot.ok()) continue;  // freed or already moving: the planner looks again
+      ++counts[partition].topics_total;
+      partition_of_[topic.get()] = partition;
       absl::MutexLock lock(&mu_);
-      moving_[topic->name()] = Moving{topic, absl::Now(), snapshot->next_offset};
+      moving_[topic->name()] = Moving{topic, partition, absl::Now(), snapshot->next_offset};
       ++lagging_;
       snapshots_.emplace_back(topic, *std::move(snapshot));
     }
     source_.topics_moving_.fetch_add(snapshots_.size(), std::memory_order_relaxed);
     source_.metrics_.AddTopicsMoving(static_cast<double>(snapshots_.size()));
     const uint64_t version = request.ring_version();
-    const size_t total = snapshots_.size();
     source_.UpdateStatus(move_, [&](MoveStatus& status) {
-      status = MoveStatus{move_.target_id, version, move_.partitions, v1::MOVE_STATE_PRE_COPY, total, 0, 0, {}};
+      status = MoveStatus{move_.target_id, version, v1::MOVE_STATE_PRE_COPY, std::move(counts), {}};
     });
     return true;
   }
@@ -199,7 +215,7 @@ class HandoffSource::TransferStream {
       if (!WriteEvents(topic, snapshot.events)) return false;
       snapshot.events.clear();
     }
-    return WriteTail(/*until_sealed=*/false);
+    return WriteTail(tail_.Take(absl::Now()));
   }
 
   bool WriteEvents(const std::shared_ptr<Topic>& topic, const std::vector<CopiedEvent>& events) {
@@ -209,8 +225,9 @@ class HandoffSource::TransferStream {
       if (!request.has_events()) return true;
       request.set_ring_version(RingVersion());
       source_.metrics_.AddBytesOut(static_cast<double>(bytes));
-      source_.UpdateStatus(move_,
-                           [&](MoveStatus& status) { status.bytes_moved += bytes; });
+      source_.UpdateStatus(move_, [&](MoveStatus& status) {
+        status.partitions[partition_of_.at(topic.get())].bytes_moved += bytes;
+      });
       bytes = 0;
       const bool written = stream_->Write(request);
       request.Clear();
@@ -226,32 +243,36 @@ class HandoffSource::TransferStream {
     return flush();
   }
 
-  // Writes what the copying topics appended since; with `until_sealed`, until every seal is out.
-  bool WriteTail(bool until_sealed) {
-    const absl::Time deadline = absl::Now() + kActivationTimeout;
-    do {
-      std::deque<TailQueue::Entry> entries =
-          tail_.Take(until_sealed ? absl::Milliseconds(50) : absl::ZeroDuration());
-      size_t i = 0;
-      while (i < entries.size()) {
-        TailQueue::Entry& entry = entries[i];
-        if (entry.seal.has_value()) {
-          if (!WriteSeal(entry.topic, *entry.seal)) return false;
-          ++seals_written_;
-          ++i;
-          continue;
-        }
-        // Consecutive events of one topic go out as one batch.
-        std::vector<CopiedEvent> run;
-        while (i < entries.size() && !entries[i].seal.has_value() &&
-               entries[i].topic == entry.topic) {
-          run.push_back(std::move(entries[i].event));
-          ++i;
-        }
-        if (!WriteEvents(entry.topic, run)) return false;
+  // Writes tailed appends and seals taken from the tail, in their order.
+  bool WriteTail(std::deque<TailQueue::Entry> entries) {
+    size_t i = 0;
+    while (i < entries.size()) {
+      TailQueue::Entry& entry = entries[i];
+      if (entry.seal.has_value()) {
+        if (!WriteSeal(entry.topic, *entry.seal)) return false;
+        ++seals_written_;
+        ++i;
+        continue;
       }
-    } while (until_sealed && seals_written_ < sealed_count_ && absl::Now() < deadline);
-    return !until_sealed || seals_written_ == sealed_count_;
+      // Consecutive events of one topic go out as one batch.
+      std::vector<CopiedEvent> run;
+      while (i < entries.size() && !entries[i].seal.has_value() &&
+             entries[i].topic == entry.topic) {
+        run.push_back(std::move(entries[i].event));
+        ++i;
+      }
+      if (!WriteEvents(entry.topic, run)) return false;
+    }
+    return true;
+  }
+
+  // Writes the tail until every seal is out (SealAll queued them after the topics' last events).
+  bool WriteSeals() {
+    const absl::Time deadline = absl::Now() + kActivationTimeout;
+    while (seals_written_ < sealed_count_ && absl::Now() < deadline) {
+      if (!WriteTail(tail_.Take(deadline))) return false;
+    }
+    return seals_written_ == sealed_count_;
   }
 
   bool WriteSeal(const std::shared_ptr<Topic>& topic, const HandoffSeal& seal) {
@@ -279,22 +300,24 @@ class HandoffSource::TransferStream {
 
   // Keeps writing the tail until the target holds every topic's pre-copy (its `copied` answers
   // reach each snapshot's last offset), so that the seal, which stops appends, waits only for
-  // the last few tailed events.
+  // the last few tailed events. Wakes on each append and on the reader's news
+  // (WakeWriterIfCaughtUp), not by polling.
   bool AwaitCaughtUp() {
     const absl::Time deadline = absl::Now() + kActivationTimeout;
     while (absl::Now() < deadline) {
       {
         absl::MutexLock lock(&mu_);
-        auto caught_up = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return read_done_ || lagging_ == 0;
-        };
-        if (mu_.AwaitWithTimeout(absl::Condition(&caught_up), absl::Milliseconds(5))) {
-          return !read_done_;
-        }
+        if (read_done_) return false;
+        if (lagging_ == 0) return true;
       }
-      if (!WriteTail(/*until_sealed=*/false)) return false;
+      if (!WriteTail(tail_.Take(deadline))) return false;
     }
     return false;
+  }
+
+  // The reader's news for AwaitCaughtUp: the last topic caught up, or the stream ended.
+  void WakeWriterIfCaughtUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (lagging_ == 0 || read_done_) tail_.Wake();
   }
 
   void ReadActivations() {
@@ -307,6 +330,7 @@ class HandoffSource::TransferStream {
             response.copied().through_offset() + 1 >= it->second.precopy_end) {
           it->second.caught_up = true;
           --lagging_;
+          WakeWriterIfCaughtUp();
         }
         continue;
       }
@@ -319,15 +343,19 @@ class HandoffSource::TransferStream {
       if (!moving.caught_up) {  // activated without copying (the target had its own history)
         moving.caught_up = true;
         --lagging_;
+        WakeWriterIfCaughtUp();
       }
       ++activated_count_;
       const absl::Time now = absl::Now();
       source_.metrics_.CountTopicMovedOut(now - moving.sealed, now - moving.began);
       source_.Moved(moving.topic);
-      source_.UpdateStatus(move_, [](MoveStatus& status) { ++status.topics_moved; });
+      source_.UpdateStatus(move_, [partition = moving.partition](MoveStatus& status) {
+        ++status.partitions[partition].topics_moved;
+      });
     }
     absl::MutexLock lock(&mu_);
     read_done_ = true;
+    WakeWriterIfCaughtUp();
   }
 
   bool AwaitActivations() {
@@ -403,6 +431,8 @@ class HandoffSource::TransferStream {
   std::thread reader_;
   TailQueue tail_;
   std::vector<std::pair<std::shared_ptr<Topic>, HandoffSnapshot>> snapshots_;
+  // The partition of each snapshotted topic; written by Begin, before the reader starts.
+  absl::flat_hash_map<const Topic*, uint32_t> partition_of_;
   size_t sealed_count_ = 0;
   size_t seals_written_ = 0;
 
@@ -462,16 +492,16 @@ std::vector<v1::MoveProgress> HandoffSource::TakeProgress() {
   absl::MutexLock lock(&mu_);
   std::vector<v1::MoveProgress> progress;
   for (const auto& [serial, status] : statuses_) {
-    for (uint32_t p : status.partitions) {
+    for (const auto& [p, counts] : status.partitions) {
       v1::MoveProgress& move = progress.emplace_back();
       move.set_ring_version(status.ring_version);
       move.set_partition(p);
       move.set_from_node(options_.node_id);
       move.set_to_node(status.target);
       move.set_state(status.state);
-      move.set_topics_total(status.topics_total);
-      move.set_topics_moved(status.topics_moved);
-      move.set_bytes_moved(status.bytes_moved);
+      move.set_topics_total(counts.topics_total);
+      move.set_topics_moved(counts.topics_moved);
+      move.set_bytes_moved(counts.bytes_moved);
       const int64_t nanos = absl::ToUnixNanos(status.updated);
       move.mutable_update_time()->set_seconds(nanos / 1'000'000'000);
       move.mutable_update_time()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
@@ -529,7 +559,9 @@ absl::flat_hash_map<std::string, std::shared_ptr<HandoffSource::Move>> HandoffSo
   if (ring == nullptr || ring->members().empty()) return moves;
   auto move_to = [&](const Member& owner) -> Move& {
     std::shared_ptr<Move>& move = moves[owner.id];
-    if (move == nullptr) move = std::make_shared<Move>(Move{0, owner.id, owner.grpc_address, {}, {}});
+    if (move == nullptr) {
+      move = std::make_shared<Move>(Move{0, owner.id, owner.grpc_address, {}, {}});
+    }
     return *move;
   };
   absl::flat_hash_map<std::string, absl::flat_hash_set<uint32_t>> partitions;
@@ -546,7 +578,7 @@ absl::flat_hash_map<std::string, std::shared_ptr<HandoffSource::Move>> HandoffSo
     const uint32_t p = ring->PartitionOf(topic->name());
     const Member& owner = ring->OwnerOf(p);
     if (owner.id == options_.node_id) continue;
-    move_to(owner).topics.push_back(topic);
+    move_to(owner).topics.push_back({topic, p});
     partitions[owner.id].insert(p);
   }
   for (auto& [target, move] : moves) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -50,22 +51,26 @@ class HandoffSource {
   size_t topics_moving() const;
 
   // The moves this node runs as source that are not final, plus those that became final since
-  // the previous call (as ReportHealthRequest.moves wants them): one entry per partition.
+  // the previous call (as ReportHealthRequest.moves wants them): one entry per partition, its
+  // counters those of the partition's own topics.
   std::vector<v1::MoveProgress> TakeProgress();
 
  private:
   struct Move;            // one transfer to one target
   class TransferStream;   // its Transfer stream
 
+  // The counters of one partition of a move (MoveProgress counts per partition).
+  struct PartitionCounts {
+    uint64_t topics_total = 0;
+    uint64_t topics_moved = 0;
+    uint64_t bytes_moved = 0;
+  };
   // Where one target's move stands, for TakeProgress.
   struct MoveStatus {
     std::string target;
     uint64_t ring_version = 0;
-    std::vector<uint32_t> partitions;
     v1::MoveState state = v1::MOVE_STATE_PENDING;
-    uint64_t topics_total = 0;
-    uint64_t topics_moved = 0;
-    uint64_t bytes_moved = 0;
+    std::map<uint32_t, PartitionCounts> partitions;  // every partition of the move
     absl::Time updated;
   };
   void UpdateStatus(const Move& move, const std::function<void(MoveStatus&)>& change);
