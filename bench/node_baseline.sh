@@ -17,14 +17,15 @@
 # ringcast-load process), FANOUT_LIMIT (path to a built ../shared/tools/fanout_limit.cpp: when
 # set, its `5000 200 1` figure is printed too), KEEP (1 = keep the work directory). An empty
 # IDLE_COUNTS or RATES skips (a) or (b).
+# The helpers it shares with the other benchmark scripts are in bench/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-build/release}
-[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
-NODE_BIN="$BUILD_DIR/node/ringcast-node"
-CLI_BIN="$BUILD_DIR/cli/ringcast"
-LOAD_BIN="$BUILD_DIR/bench/ringcast-load"
+BENCH_NAME=node_baseline
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+NODE_BIN=$(built_path ringcast-node)
+CLI_BIN=$(built_path ringcast)
+LOAD_BIN=$(built_path ringcast-load)
 NODE_CPU=${NODE_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 IDLE_COUNTS=${IDLE_COUNTS-"1000 10000"}
@@ -37,94 +38,24 @@ LOAD_S=${LOAD_S:-12}
 SOURCE_ADDRESSES=${SOURCE_ADDRESSES:-127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5}
 PER_PROCESS=${PER_PROCESS:-5000}
 
-for bin in "$NODE_BIN" "$CLI_BIN" "$LOAD_BIN"; do
-  if [[ ! -x "$bin" ]]; then
-    echo "node_baseline: missing $bin; build it first:" >&2
-    echo "  cmake --build $BUILD_DIR --target ringcast-node ringcast ringcast-load" >&2
-    exit 2
-  fi
-done
+require_built ringcast-node ringcast ringcast-load
 # 10,000 subscribers need 10,000 descriptors in the node and in the load processes.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+bench_init
 
-WORK=$(mktemp -d /tmp/node_baseline.XXXXXX)
-CLK_TCK=$(getconf CLK_TCK)
-NODE_PID=""      # the node itself (from its ready line)
-NODE_WRAPPER=""  # the `timeout` that runs it: our child
-STARTED=()       # `timeout` wrappers of every child started here; live ones are ended on exit
-
-log() { echo "node_baseline: $*" >&2; }
-
-cleanup() {
-  local pid
-  # Only wrappers that are still our children (a PID that ended may have been reused);
-  # timeout passes the TERM on to the program it runs.
-  for pid in "${STARTED[@]}"; do
-    [[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ]] && kill "$pid" 2>/dev/null
-  done
-  true
-  [[ "${KEEP:-0}" = 1 ]] && log "work directory kept: $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# json_field NAME FILE — the number after "NAME": in a one-line JSON file.
-json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2" | head -n1; }
-
-# median_range v1 v2 ... — "median (min–max)", or the single value.
-median_range() {
-  printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
-    if (NR == 0) { print "-"; exit }
-    m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-    if (NR == 1 || v[1] == v[NR]) printf "%.10g\n", m
-    else printf "%.10g (%.10g–%.10g)\n", m, v[1], v[NR] }'
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # Busy ticks of CPU N (user, nice, system, irq, softirq), whoever ran there.
 core_ticks() { awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 
-# node_metric SERIES — the value of one series (name{labels}) from the node's /metrics, read
-# with bash's /dev/tcp so that no HTTP client is needed; "?" when it cannot be read.
-node_metric() {
-  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"
-    printf "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" "$0" >&3
-    cat <&3' "${NODE_HTTP%:*}" "${NODE_HTTP##*:}" > "$WORK/metrics.txt" 2>/dev/null || true
-  awk -v m="$1" '$1 == m {v = $2} END {print (v == "") ? "?" : v + 0}' "$WORK/metrics.txt"
-}
-
-# start_node — a fresh node on ports 0; sets NODE_PID, NODE_HTTP, NODE_GRPC.
+# start_node — a fresh single-worker node on ports 0; sets NODE_PID (the node itself),
+# NODE_WRAPPER (the `timeout` that runs it: our child), NODE_HTTP and NODE_GRPC.
 start_node() {
-  local out="$WORK/node.out"
-  : > "$out"
-  timeout 900 taskset -c "$NODE_CPU" "$NODE_BIN" --http_listen=127.0.0.1:0 \
-    --grpc_listen=127.0.0.1:0 --worker_threads=1 > "$out" 2>> "$WORK/node.err" &
-  NODE_WRAPPER=$!
-  STARTED+=("$NODE_WRAPPER")
-  local i
-  for i in $(seq 100); do
-    grep -q '^ringcast-node ready' "$out" && break
-    sleep 0.1
-  done
-  if ! grep -q '^ringcast-node ready' "$out"; then
-    log "node did not print its ready line"; cat "$WORK/node.err" >&2; exit 1
-  fi
-  NODE_HTTP=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$out")
-  NODE_GRPC=$(sed -n 's/.* grpc=\([^ ]*\).*/\1/p' "$out")
-  NODE_PID=$(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "$out")
+  start_server node "$NODE_CPU" "$NODE_BIN" --http_listen=127.0.0.1:0 \
+    --grpc_listen=127.0.0.1:0 --worker_threads=1
+  NODE_PID=$SERVER_PID NODE_WRAPPER=$SERVER_WRAPPER
+  NODE_HTTP=$SERVER_HTTP NODE_GRPC=$SERVER_GRPC
 }
 
-stop_node() {
-  kill -TERM "$NODE_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 100); do
-    kill -0 "$NODE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$NODE_PID" 2>/dev/null || true
-  wait "$NODE_WRAPPER" 2>/dev/null || true
-  NODE_PID=""
-}
+stop_node() { stop_server "$NODE_PID" "$NODE_WRAPPER"; }
 
 # start_load NAME CONNECTIONS TOPICS DURATION_S — one ringcast-load in the background; sets
 # LOAD_PID. Its JSON goes to $WORK/NAME.json, progress to $WORK/NAME.err.
@@ -137,18 +68,6 @@ start_load() {
   STARTED+=("$LOAD_PID")
 }
 
-# wait_connected NAME... — until every named ringcast-load reports its connections settled.
-wait_connected() {
-  local name i
-  for name in "$@"; do
-    for i in $(seq 600); do
-      grep -qs 'connected open=' "$WORK/$name.err" && break
-      sleep 0.1
-    done
-    grep -qs 'connected open=' "$WORK/$name.err" || { log "$name did not connect"; exit 1; }
-  done
-}
-
 # ---- (a) idle memory per connection -------------------------------------------------------
 idle_rows=()
 for count in $IDLE_COUNTS; do
@@ -158,14 +77,10 @@ for count in $IDLE_COUNTS; do
     sleep 0.5
     before=$(rss_kib "$NODE_PID")
     names=()
-    left=$count
-    part=0
-    while (( left > 0 )); do
-      n=$(( left < PER_PROCESS ? left : PER_PROCESS ))
-      start_load "idle-$count-$rep-$part" "$n" "$IDLE_TOPICS" 120
-      names+=("idle-$count-$rep-$part:$LOAD_PID")
-      left=$(( left - n ))
-      part=$(( part + 1 ))
+    for n in $(chunks "$count" "$PER_PROCESS"); do
+      name="idle-$count-$rep-${#names[@]}"
+      start_load "$name" "$n" "$IDLE_TOPICS" 120
+      names+=("$name:$LOAD_PID")
     done
     wait_connected "${names[@]%%:*}"
     sleep 1
@@ -205,7 +120,7 @@ for rate in $RATES; do
     t1=$(cpu_ticks "$NODE_PID"); c1=$(core_ticks "$NODE_CPU"); w1=$(date +%s.%N)
     wait "$load_pid" 2>/dev/null || true
     t2=$(cpu_ticks "$NODE_PID")
-    cut+=("$(node_metric 'ringcast_streams_closed_total{cause="slow_consumer"}')")
+    cut+=("$(metric "$NODE_HTTP" 'ringcast_streams_closed_total{cause="slow_consumer"}')")
     json="$WORK/$name.json"
     stop_node
     events=$(json_field events "$json")

@@ -24,15 +24,16 @@
 # (127.0.0.1:19000), NODE_HTTP (127.0.0.1:18081), NODE_GRPC (127.0.0.1:19091) — those ports must be
 # free — QUIET_FILE (/tmp/ringcast-bench-running: held while the runs go so that others on a
 # shared machine pause their builds; empty = none), KEEP (1 = keep the work directory).
+# The helpers it shares with the other benchmark scripts are in bench/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${BUILD_DIR:-build/release}
-[[ "$BUILD_DIR" = /* ]] || BUILD_DIR="$ROOT/$BUILD_DIR"
-ROUTER_BIN="$BUILD_DIR/router/ringcast-router"
-NODE_BIN="$BUILD_DIR/node/ringcast-node"
-LOAD_BIN="$BUILD_DIR/bench/ringcast-load"
-PUBLOAD_BIN="$BUILD_DIR/bench/ringcast-pubload"
+BENCH_NAME=router_streams
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+ROUTER_BIN=$(built_path ringcast-router)
+NODE_BIN=$(built_path ringcast-node)
+LOAD_BIN=$(built_path ringcast-load)
+PUBLOAD_BIN=$(built_path ringcast-pubload)
 STEPS=${STEPS-"1000 2000 4000 8000"}
 OVER=${OVER-100}
 TOPICS=${TOPICS:-100}
@@ -49,132 +50,45 @@ ROUTER_GRPC=${ROUTER_GRPC:-127.0.0.1:19000}
 NODE_HTTP=${NODE_HTTP:-127.0.0.1:18081}
 NODE_GRPC=${NODE_GRPC:-127.0.0.1:19091}
 QUIET_FILE=${QUIET_FILE-/tmp/ringcast-bench-running}
-RUN_BOUND_S=900  # no child lives longer than this
-CLK_TCK=$(getconf CLK_TCK)
 
-for bin in "$ROUTER_BIN" "$NODE_BIN" "$LOAD_BIN" "$PUBLOAD_BIN"; do
-  if [[ ! -x "$bin" ]]; then
-    echo "router_streams: missing $bin; build it first:" >&2
-    echo "  cmake --build $BUILD_DIR --target ringcast-router ringcast-node ringcast-load" \
-      "ringcast-pubload" >&2
-    exit 2
-  fi
-done
+require_built ringcast-router ringcast-node ringcast-load ringcast-pubload
 # The router, the node and the load processes all inherit this limit; it sets the ceiling.
 ulimit -n "$(ulimit -Hn)"
 NOFILE=$(ulimit -n)
-
-WORK=$(mktemp -d /tmp/router_streams.XXXXXX)
-STARTED=()       # `timeout` wrappers of every child started here; live ones are ended on exit
-HOLDS_QUIET=0    # 1 once this run created QUIET_FILE
+bench_init
 ROUTER_PID="" ROUTER_WRAPPER="" NODE_PID="" NODE_WRAPPER=""
 
-log() { echo "router_streams: $*" >&2; }
-
-cleanup() {
-  local pid
-  # Only wrappers that are still our children (a PID that ended may have been reused);
-  # timeout passes the TERM on to the program it runs.
-  for pid in "${STARTED[@]}"; do
-    [[ "$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$$" ]] && kill "$pid" 2>/dev/null
-  done
-  (( HOLDS_QUIET )) && rm -f "$QUIET_FILE"
-  [[ "${KEEP:-0}" = 1 ]] && log "work directory kept: $WORK" || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# hold_quiet_time — creates QUIET_FILE, waiting (at most 45 minutes) while someone else holds it.
-hold_quiet_time() {
-  [[ -n "$QUIET_FILE" ]] || return 0
-  local i
-  for i in $(seq 270); do
-    if (set -C; : > "$QUIET_FILE") 2>/dev/null; then HOLDS_QUIET=1; return 0; fi
-    (( i == 1 )) && log "$QUIET_FILE exists: another benchmark runs; waiting"
-    sleep 10
-  done
-  log "$QUIET_FILE still held after 45 minutes"; exit 1
-}
-
-# json_field NAME FILE — the number after "NAME": in a one-line JSON file.
-json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$2" | head -n1; }
-
-# median_range v1 v2 ... — "median (min–max)", or the single value.
-median_range() {
-  printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
-    if (NR == 0) { print "-"; exit }
-    m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-    if (NR == 1 || v[1] == v[NR]) printf "%.10g\n", m
-    else printf "%.10g (%.10g–%.10g)\n", m, v[1], v[NR] }'
-}
-
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 per_stream() {  # after before streams — (after - before) / streams, 2 decimals
   awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.2f", (n > 0) ? (a - b) / n : 0}'
 }
 
-# metric HOST:PORT SERIES — one series (name{labels}) from /metrics, read with bash's /dev/tcp so
-# that no HTTP client is needed; "?" when it cannot be read.
-metric() {
-  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"
-    printf "GET /metrics HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" "$0" >&3
-    cat <&3' "${1%:*}" "${1##*:}" > "$WORK/metrics.txt" 2>/dev/null || true
-  awk -v m="$2" '$1 == m {v = $2} END {print (v == "") ? "?" : v + 0}' "$WORK/metrics.txt"
-}
-
-# start_server NAME BIN FLAGS... — runs BIN under timeout, pinned to ROUTER_CPU, until its ready
-# line; sets SERVER_PID (from that line) and SERVER_WRAPPER.
-start_server() {
-  local name=$1 bin=$2 i
-  shift 2
-  timeout "$RUN_BOUND_S" taskset -c "$ROUTER_CPU" "$bin" --worker_threads=1 "$@" \
-    > "$WORK/$name.out" 2> "$WORK/$name.err" &
-  SERVER_WRAPPER=$!
-  STARTED+=("$SERVER_WRAPPER")
-  for i in $(seq 100); do
-    grep -q ' ready ' "$WORK/$name.out" && break
-    sleep 0.1
-  done
-  if ! grep -q ' ready ' "$WORK/$name.out"; then
-    log "$name did not print its ready line"; cat "$WORK/$name.err" >&2; exit 1
-  fi
-  SERVER_PID=$(sed -n 's/.* pid=\([0-9]*\).*/\1/p' "$WORK/$name.out")
-}
-
-stop_server() {  # pid wrapper
-  kill -TERM "$1" 2>/dev/null || true
-  local i
-  for i in $(seq 150); do
-    kill -0 "$1" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$1" 2>/dev/null || true
-  wait "$2" 2>/dev/null || true
+# routed — whether a subscribe through the router is answered 200 (sets CODE, the status).
+routed() {
+  CODE=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"
+    printf "GET /v1/topics/load-0/events HTTP/1.1\r\nHost: %s\r\n\r\n" "$0" >&3
+    head -n1 <&3' "${ROUTER_HTTP%:*}" "${ROUTER_HTTP##*:}" 2>/dev/null | awk '{print $2}') || true
+  [[ "$CODE" = 200 ]]
 }
 
 # wait_routed — until a subscribe through the router is answered 200 (the ring has the node).
 wait_routed() {
-  local i code
-  for i in $(seq 100); do
-    code=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1"
-      printf "GET /v1/topics/load-0/events HTTP/1.1\r\nHost: %s\r\n\r\n" "$0" >&3
-      head -n1 <&3' "${ROUTER_HTTP%:*}" "${ROUTER_HTTP##*:}" 2>/dev/null | awk '{print $2}') || true
-    [[ "$code" = 200 ]] && return 0
-    sleep 0.1
-  done
-  log "the router never routed a subscribe to the node (last status: ${code:-none})"; exit 1
+  CODE=""
+  poll 100 routed && return 0
+  log "the router never routed a subscribe to the node (last status: ${CODE:-none})"; exit 1
 }
+
+# router_streams_are N — whether the router's /metrics counts N open streams.
+router_streams_are() { [[ "$(metric "$ROUTER_HTTP" ringcast_router_streams)" = "$1" ]]; }
 
 LOADS=()  # "name:wrapper_pid" of this run's ringcast-load processes
 
 # add_streams COUNT TAG — opens COUNT more streams through the router in load processes of at
 # most PER_PROCESS connections each, and waits until they have all settled (open or failed).
 add_streams() {
-  local left=$1 part=0 n name names=() i
-  while (( left > 0 )); do
-    n=$(( left < PER_PROCESS ? left : PER_PROCESS ))
-    name="$2-$part"
+  local n name names=()
+  for n in $(chunks "$1" "$PER_PROCESS"); do
+    name="$2-${#names[@]}"
     # Idle until the sanity publish: each process exits once all its streams have
     # EVENTS_PER_TOPIC events.
     timeout "$RUN_BOUND_S" taskset -c "$LOAD_CPU" "$LOAD_BIN" \
@@ -185,16 +99,8 @@ add_streams() {
     STARTED+=("$!")
     LOADS+=("$name:$!")
     names+=("$name")
-    left=$(( left - n ))
-    part=$(( part + 1 ))
   done
-  for name in "${names[@]}"; do
-    for i in $(seq 1200); do
-      grep -qs 'connected open=' "$WORK/$name.err" && break
-      sleep 0.1
-    done
-    grep -qs 'connected open=' "$WORK/$name.err" || { log "$name did not settle"; exit 1; }
-  done
+  wait_connected "${names[@]}"
 }
 
 # load_total FIELD — FIELD of the "connected open=.. failed=.." lines, summed over LOADS.
@@ -225,17 +131,15 @@ run_once() {
   local rep=$1 current=0 wanted base_router_rss base_node_rss base_router_fds
   local base_node_fds open streams router_rss node_rss router_fds node_fds label ticks
   LOADS=()
-  start_server "router-$rep" "$ROUTER_BIN" --router_id=bench --http_listen="$ROUTER_HTTP" \
-    --grpc_listen="$ROUTER_GRPC" --seed_nodes="node-1=$NODE_HTTP=$NODE_GRPC"
+  start_server "router-$rep" "$ROUTER_CPU" "$ROUTER_BIN" --worker_threads=1 --router_id=bench \
+    --http_listen="$ROUTER_HTTP" --grpc_listen="$ROUTER_GRPC" \
+    --seed_nodes="node-1=$NODE_HTTP=$NODE_GRPC"
   ROUTER_PID=$SERVER_PID ROUTER_WRAPPER=$SERVER_WRAPPER
-  start_server "node-$rep" "$NODE_BIN" --node_id=node-1 --http_listen="$NODE_HTTP" \
-    --grpc_listen="$NODE_GRPC" --ring_source="$ROUTER_GRPC"
+  start_server "node-$rep" "$ROUTER_CPU" "$NODE_BIN" --worker_threads=1 --node_id=node-1 \
+    --http_listen="$NODE_HTTP" --grpc_listen="$NODE_GRPC" --ring_source="$ROUTER_GRPC"
   NODE_PID=$SERVER_PID NODE_WRAPPER=$SERVER_WRAPPER
   wait_routed
-  for _ in $(seq 50); do  # the probe's stream has closed
-    [[ "$(metric "$ROUTER_HTTP" ringcast_router_streams)" = 0 ]] && break
-    sleep 0.1
-  done
+  poll 50 router_streams_are 0 || true  # the probe's stream has closed
   sleep "$SETTLE_S"
   base_router_rss=$(rss_kib "$ROUTER_PID") base_node_rss=$(rss_kib "$NODE_PID")
   base_router_fds=$(fd_count "$ROUTER_PID") base_node_fds=$(fd_count "$NODE_PID")
@@ -254,11 +158,7 @@ run_once() {
     current=$wanted
     open=$(load_total open)
     # The gauge follows the clients' view at once; wait (bounded) for it to agree.
-    for _ in $(seq 50); do
-      streams=$(metric "$ROUTER_HTTP" ringcast_router_streams)
-      [[ "$streams" = "$open" ]] && break
-      sleep 0.1
-    done
+    poll 50 router_streams_are "$open" || true
     ticks=$(cpu_ticks "$ROUTER_PID")
     sleep "$SETTLE_S"
     record router_cpu "$label" "$(awk -v t="$(( $(cpu_ticks "$ROUTER_PID") - ticks ))" \
@@ -291,13 +191,9 @@ run_once() {
   timeout 120 taskset -c "$LOAD_CPU" "$PUBLOAD_BIN" --target="$NODE_GRPC" --topics="$TOPICS" \
     --events_per_topic="$EVENTS_PER_TOPIC" --rate="$RATE" --duration_s=60 \
     > "$WORK/pub-$rep.json" 2> "$WORK/pub-$rep.err" || true
-  local entry events=0 gaps=0 dups=0 i
+  local entry events=0 gaps=0 dups=0
   for entry in "${LOADS[@]}"; do  # each exits once its streams have every event
-    for i in $(seq 300); do
-      kill -0 "${entry##*:}" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -TERM "${entry##*:}" 2>/dev/null || true
+    poll 300 has_ended "${entry##*:}" || kill -TERM "${entry##*:}" 2>/dev/null || true
     wait "${entry##*:}" 2>/dev/null || true
     events=$(( events + $(json_field events "$WORK/${entry%%:*}.json") ))
     gaps=$(( gaps + $(json_field gaps "$WORK/${entry%%:*}.json") ))

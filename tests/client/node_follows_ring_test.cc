@@ -16,7 +16,6 @@
 #include "client/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ring/ring_proto.h"
 #include "tests/client/real_node.h"
 #include "tests/router/router_fixture.h"
 #include "tests/support/status_matchers.h"
@@ -25,6 +24,7 @@ namespace ringcast {
 namespace {
 
 using ::ringcast::testing::ClusterStub;
+using ::ringcast::testing::ClusterWithSpare;
 using ::ringcast::testing::DrainHoldFlags;
 using ::ringcast::testing::EncodeTopic;
 using ::ringcast::testing::FreeLoopbackPort;
@@ -35,6 +35,7 @@ using ::ringcast::testing::IsOk;
 using ::ringcast::testing::NodeProcess;
 using ::ringcast::testing::RouterCluster;
 using ::ringcast::testing::SseConnection;
+using ::ringcast::testing::StartClusterWithSpare;
 using ::ringcast::testing::StartNode;
 using ::ringcast::testing::StartRouterCluster;
 using ::ringcast::testing::StatusIs;
@@ -72,42 +73,26 @@ TEST(NodeFollowsRingTest, MovedTopicIsRedirectedAndRefusedByItsOldOwner) {
   // Given 3 nodes following a router and a fourth added with AddNode, expect a topic that moved
   // to node-4 to get 307 to node-4 and FAILED_PRECONDITION (owner node-4, version 2) from its
   // old owner, and to be served and accepted by node-4.
-  absl::StatusOr<RouterCluster> cluster =
-      StartRouterCluster("follow_move", {.node_count = 3, .nodes_follow_router = true});
-  ASSERT_THAT(cluster, IsOk());
-  absl::StatusOr<NodeProcess> fourth =
-      StartNode({"--node_id=node-4", "--ring_source=" + cluster->router.grpc_address});
-  ASSERT_THAT(fourth, IsOk());
-  absl::StatusOr<Ring> before = cluster->CurrentRing();
-  ASSERT_THAT(before, IsOk());
-  const Member node4{"node-4", 1, fourth->http_address, fourth->grpc_address};
-  absl::StatusOr<Ring> after = before->WithNodeAdded(node4);
-  ASSERT_THAT(after, IsOk());
-  std::string topic;
-  for (int i = 0; topic.empty() && i < 10000; ++i) {
-    const std::string candidate = absl::StrCat("moving-", i);
-    if (after->Lookup(candidate).id == "node-4") topic = candidate;
-  }
-  ASSERT_FALSE(topic.empty());
-  NodeProcess& old_owner = *cluster->node(before->Lookup(topic).id);
+  absl::StatusOr<ClusterWithSpare> setup = StartClusterWithSpare("follow_move");
+  ASSERT_THAT(setup, IsOk());
+  const NodeProcess& fourth = setup->spare;
+  const std::string& topic = setup->topic;
+  NodeProcess& old_owner = *setup->cluster.node(setup->old_owner);
 
   // Before: the old owner serves it, node-4 (not a member yet) redirects it there.
   absl::StatusOr<std::unique_ptr<SseConnection>> open = SubscribeTo(old_owner, topic);
   ASSERT_THAT(open, IsOk());
   EXPECT_EQ((*open)->status(), 200);
-  absl::StatusOr<HttpResponse> from_fourth = SubscribeOnce(*fourth, topic);
+  absl::StatusOr<HttpResponse> from_fourth = SubscribeOnce(fourth, topic);
   ASSERT_THAT(from_fourth, IsOk());
   EXPECT_EQ(from_fourth->status, 307);
 
-  v1::AddNodeRequest add;
-  *add.mutable_member() = MemberToProto(node4);
-  v1::AddNodeResponse added;
-  grpc::ClientContext context;
-  ASSERT_TRUE(ClusterStub(cluster->router.grpc_address)->AddNode(&context, add, &added).ok());
-  ASSERT_EQ(added.ring().version(), 2u);
+  absl::StatusOr<v1::AddNodeResponse> added = setup->cluster.AddMember(setup->spare_member);
+  ASSERT_THAT(added, IsOk());
+  ASSERT_EQ(added->ring().version(), 2u);
 
   const std::string location =
-      absl::StrCat("http://", fourth->http_address, "/v1/topics/", EncodeTopic(topic), "/events");
+      absl::StrCat("http://", fourth.http_address, "/v1/topics/", EncodeTopic(topic), "/events");
   EXPECT_TRUE(Await([&] {
     absl::StatusOr<HttpResponse> r = SubscribeOnce(old_owner, topic);
     return r.ok() && r->status == 307 && r->header("Location") == location;
@@ -122,13 +107,13 @@ TEST(NodeFollowsRingTest, MovedTopicIsRedirectedAndRefusedByItsOldOwner) {
   ASSERT_TRUE(wrong.has_value());
   EXPECT_EQ(wrong->ring_version(), 2u);
   EXPECT_EQ(wrong->owner().id(), "node-4");
-  EXPECT_EQ(wrong->owner().grpc_address(), fourth->grpc_address);
+  EXPECT_EQ(wrong->owner().grpc_address(), fourth.grpc_address);
 
-  client::PublisherClient to_fourth(fourth->grpc_address);
+  client::PublisherClient to_fourth(fourth.grpc_address);
   absl::StatusOr<client::PublishResult> accepted = to_fourth.Publish({.topic = topic, .data = "y"});
   ASSERT_THAT(accepted, IsOk());
   EXPECT_EQ(accepted->ring_version, 2u);
-  absl::StatusOr<HttpResponse> served = HttpGet(fourth->http_address, "/healthz");
+  absl::StatusOr<HttpResponse> served = HttpGet(fourth.http_address, "/healthz");
   ASSERT_THAT(served, IsOk());
   EXPECT_EQ(served->status, 200);
 }

@@ -16,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ring/ring_proto.h"
 #include "tests/client/real_node.h"
 #include "tests/router/router_fixture.h"
 #include "tests/support/status_matchers.h"
@@ -25,13 +24,12 @@ namespace ringcast::client {
 namespace {
 
 using ::ringcast::testing::AwaitMetric;
-using ::ringcast::testing::ClusterStub;
+using ::ringcast::testing::ClusterWithSpare;
 using ::ringcast::testing::IsOk;
 using ::ringcast::testing::Metric;
-using ::ringcast::testing::NodeProcess;
 using ::ringcast::testing::RouterCluster;
 using ::ringcast::testing::SseConnection;
-using ::ringcast::testing::StartNode;
+using ::ringcast::testing::StartClusterWithSpare;
 using ::ringcast::testing::StartRouterCluster;
 using ::ringcast::testing::StartTwoNodeRing;
 using ::ringcast::testing::StatusIs;
@@ -122,38 +120,19 @@ TEST(RoutingPublisherTest, RingChangeWithProducerIdAcceptsEveryEventExactlyOnce)
   // with a producer_id publishing 30 events to T before and 30 after the change, expect 60
   // accepted, none duplicated, offsets 1..60 in one epoch (T moved to node-4 with its history:
   // k at the old owner, the rest at node-4), and the nodes' OK counts agreeing.
-  absl::StatusOr<RouterCluster> cluster =
-      StartRouterCluster("routing_move", {.node_count = 3, .nodes_follow_router = true});
-  ASSERT_THAT(cluster, IsOk());
-  absl::StatusOr<NodeProcess> fourth =
-      StartNode({"--node_id=node-4", "--ring_source=" + cluster->router.grpc_address});
-  ASSERT_THAT(fourth, IsOk());
-  absl::StatusOr<Ring> before = cluster->CurrentRing();
-  ASSERT_THAT(before, IsOk());
-  const Member node4{"node-4", 1, fourth->http_address, fourth->grpc_address};
-  absl::StatusOr<Ring> after = before->WithNodeAdded(node4);
-  ASSERT_THAT(after, IsOk());
-  std::string topic;
-  for (int i = 0; topic.empty() && i < 10000; ++i) {
-    const std::string candidate = absl::StrCat("moving-", i);
-    if (after->Lookup(candidate).id == "node-4") topic = candidate;
-  }
-  ASSERT_FALSE(topic.empty());
-  const std::string old_owner = before->Lookup(topic).id;
+  absl::StatusOr<ClusterWithSpare> setup = StartClusterWithSpare("routing_move");
+  ASSERT_THAT(setup, IsOk());
+  const std::string& topic = setup->topic;
 
   absl::StatusOr<std::unique_ptr<RoutingPublisher>> publisher = RoutingPublisher::Connect(
-      cluster->router.grpc_address, {.producer_id = absl::StrCat("test-", ::getpid())});
+      setup->cluster.router.grpc_address, {.producer_id = absl::StrCat("test-", ::getpid())});
   ASSERT_THAT(publisher, IsOk());
   std::vector<absl::StatusOr<PublishResult>> results;
   for (int i = 0; i < 30; ++i) {
     results.push_back((*publisher)->Publish({.topic = topic, .data = "before"}));
   }
 
-  v1::AddNodeRequest add;
-  *add.mutable_member() = MemberToProto(node4);
-  v1::AddNodeResponse added;
-  grpc::ClientContext context;
-  ASSERT_TRUE(ClusterStub(cluster->router.grpc_address)->AddNode(&context, add, &added).ok());
+  ASSERT_THAT(setup->cluster.AddMember(setup->spare_member), IsOk());
   for (int i = 0; i < 30; ++i) {
     results.push_back((*publisher)->Publish({.topic = topic, .data = "after"}));
   }
@@ -164,9 +143,10 @@ TEST(RoutingPublisherTest, RingChangeWithProducerIdAcceptsEveryEventExactlyOnce)
     EXPECT_FALSE(r->duplicate);
     EXPECT_EQ(r->epoch, results.front()->epoch);
   }
-  const double k = Metric(*cluster->node(old_owner), kPublishes, kAccepted);  // before the move
+  const double k =  // before the move
+      Metric(*setup->cluster.node(setup->old_owner), kPublishes, kAccepted);
   EXPECT_GE(k, 30);
-  EXPECT_EQ(AwaitMetric(*fourth, kPublishes, kAccepted, 60 - k), 60 - k);
+  EXPECT_EQ(AwaitMetric(setup->spare, kPublishes, kAccepted, 60 - k), 60 - k);
 }
 
 TEST(RoutingPublisherTest, StaleRingIsCorrectedByWrongOwner) {

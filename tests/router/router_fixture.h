@@ -9,7 +9,9 @@
 // The nodes' ports are picked free beforehand, one RingFile names them all (ids node-1..node-N,
 // weight 1), and the router is seeded from that same file, so router and nodes agree on ring
 // version 1. With `nodes_follow_router` the nodes instead follow the router's WatchRing
-// (`--ring_source`), which makes membership changes through the router reach them.
+// (`--ring_source`), which makes membership changes through the router reach them;
+// StartClusterWithSpare adds a spare node that follows the router's ring before it is a member,
+// and a topic that moves to it once RouterCluster::AddMember adds it.
 //
 // The router binary comes from the compile definition RINGCAST_ROUTER_BINARY, which
 // ringcast_router_test() in tests/router/CMakeLists.txt sets. Start processes from the test's
@@ -36,8 +38,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/ring_watcher.h"
+#include "client/status.h"
 #include "gtest/gtest.h"
 #include "ring/ring.h"
+#include "ring/ring_proto.h"
 #include "ringcast/v1/cluster.grpc.pb.h"
 #include "tests/client/real_node.h"
 #include "tests/support/process.h"
@@ -155,6 +159,19 @@ struct RouterCluster {
     absl::StatusOr<Ring> ring = CurrentRing();
     return ring.ok() ? ringcast::testing::TopicOwnedBy(*ring, id, prefix) : "";
   }
+
+  // Adds `member` to the router's ring (Cluster.AddNode): the committed ring and its diff.
+  absl::StatusOr<v1::AddNodeResponse> AddMember(const Member& member) const {
+    v1::AddNodeRequest request;
+    *request.mutable_member() = MemberToProto(member);
+    v1::AddNodeResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    const grpc::Status status =
+        ClusterStub(router.grpc_address)->AddNode(&context, request, &response);
+    if (!status.ok()) return client::FromGrpcStatus(status);
+    return response;
+  }
 };
 
 // Writes a RingFile naming `members` to `path`.
@@ -226,6 +243,40 @@ inline absl::StatusOr<RouterCluster> StartRouterCluster(const std::string& name,
     last = started;
   }
   return last;
+}
+
+// The start of the tests of a node joining: a RouterCluster whose nodes follow the router, a
+// spare node that follows the router's ring too but is no member yet, and a topic that moves to
+// the spare once `cluster.AddMember(spare_member)` adds it (its old owner serves it until then).
+struct ClusterWithSpare {
+  RouterCluster cluster;
+  NodeProcess spare;      // member "node-<node_count + 1>" once added
+  Member spare_member;    // the spare at its real addresses, weight 1
+  std::string topic;      // "moving-<i>": the ring with `spare_member` added gives it to the spare
+  std::string old_owner;  // the member that owns `topic` before the spare is added
+};
+
+// Starts `node_count` nodes following a router (StartRouterCluster with nodes_follow_router) and
+// the spare, and picks the topic (see ClusterWithSpare).
+inline absl::StatusOr<ClusterWithSpare> StartClusterWithSpare(const std::string& name,
+                                                              int node_count = 3) {
+  absl::StatusOr<RouterCluster> cluster =
+      StartRouterCluster(name, {.node_count = node_count, .nodes_follow_router = true});
+  if (!cluster.ok()) return cluster.status();
+  const std::string spare_id = absl::StrCat("node-", node_count + 1);
+  absl::StatusOr<NodeProcess> spare =
+      StartNode({"--node_id=" + spare_id, "--ring_source=" + cluster->router.grpc_address});
+  if (!spare.ok()) return spare.status();
+  absl::StatusOr<Ring> before = cluster->CurrentRing();
+  if (!before.ok()) return before.status();
+  const Member spare_member{spare_id, 1, spare->http_address, spare->grpc_address};
+  absl::StatusOr<Ring> after = before->WithNodeAdded(spare_member);
+  if (!after.ok()) return after.status();
+  std::string topic = TopicOwnedBy(*after, spare_id, "moving");
+  if (topic.empty()) return absl::InternalError("no topic moves to the spare");
+  std::string old_owner = before->Lookup(topic).id;
+  return ClusterWithSpare{*std::move(cluster), *std::move(spare), spare_member, std::move(topic),
+                          std::move(old_owner)};
 }
 
 }  // namespace ringcast::testing
