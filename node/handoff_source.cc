@@ -444,11 +444,12 @@ class HandoffSource::TransferStream {
 };
 
 HandoffSource::HandoffSource(const NodeOptions& options, TopicRegistry& topics,
-                             const RingHolder& ring, HandoffMetrics& metrics,
-                             EndTopicStreams end_streams)
+                             const RingHolder& ring, const IncomingPartitions& incoming,
+                             HandoffMetrics& metrics, EndTopicStreams end_streams)
     : options_(options),
       topics_(topics),
       ring_(ring),
+      incoming_(incoming),
       metrics_(metrics),
       end_streams_(std::move(end_streams)),
       planner_([this] { Run(); }) {}
@@ -568,16 +569,36 @@ absl::flat_hash_map<std::string, std::shared_ptr<HandoffSource::Move>> HandoffSo
   // A partition that came back has nothing to hand over.
   absl::erase_if(owed_partitions_,
                  [&](uint32_t p) { return ring->OwnerOf(p).id == options_.node_id; });
+  // A partition is handed over whole or not at all: a transfer tells the target it is complete.
+  // So none goes while one of its topics is in a handoff here (being copied in or out: it is
+  // kOwned or gone once that ends), nor while its history is still on its way here from an
+  // earlier owner (which sends it to the owner now). Otherwise the target would take the
+  // partition as complete and start the missing topics afresh.
+  const absl::Time now = absl::Now();
+  absl::flat_hash_set<uint32_t> in_flux;
+  std::vector<std::pair<std::shared_ptr<Topic>, uint32_t>> leaving;
+  for (const std::shared_ptr<Topic>& topic : topics_.All()) {
+    const HandoffState state = topic->handoff_state();
+    if (state == HandoffState::kMoved) continue;
+    const uint32_t p = ring->PartitionOf(topic->name());
+    if (state != HandoffState::kOwned) {
+      in_flux.insert(p);
+    } else if (ring->OwnerOf(p).id != options_.node_id) {
+      leaving.emplace_back(topic, p);
+    }
+  }
+  auto may_go = [&](uint32_t p) {
+    return !in_flux.contains(p) && !incoming_.LostWhileWaiting(p, now);
+  };
   for (uint32_t p : owed_partitions_) {
+    if (!may_go(p)) continue;
     const Member& owner = ring->OwnerOf(p);
     move_to(owner);
     partitions[owner.id].insert(p);
   }
-  for (const std::shared_ptr<Topic>& topic : topics_.All()) {
-    if (topic->handoff_state() != HandoffState::kOwned) continue;
-    const uint32_t p = ring->PartitionOf(topic->name());
+  for (auto& [topic, p] : leaving) {
+    if (!may_go(p)) continue;
     const Member& owner = ring->OwnerOf(p);
-    if (owner.id == options_.node_id) continue;
     move_to(owner).topics.push_back({topic, p});
     partitions[owner.id].insert(p);
   }

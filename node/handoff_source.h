@@ -31,6 +31,7 @@
 #include "grpcpp/client_context.h"
 #include "node/handoff_metrics.h"
 #include "node/handoff_target.h"
+#include "node/incoming_partitions.h"
 #include "node/options.h"
 #include "node/topic.h"
 #include "ring/ring_holder.h"
@@ -40,8 +41,11 @@ namespace ringcast::node {
 
 class HandoffSource {
  public:
+  // `incoming` tells which lost partitions still wait for their history here (none of those is
+  // handed over empty; see IncomingPartitions).
   HandoffSource(const NodeOptions& options, TopicRegistry& topics, const RingHolder& ring,
-                HandoffMetrics& metrics, EndTopicStreams end_streams);
+                const IncomingPartitions& incoming, HandoffMetrics& metrics,
+                EndTopicStreams end_streams);
   ~HandoffSource();  // stops the planner and waits for running transfers
 
   // A ring became current; `previous` is the one before it (null for the node's first ring).
@@ -91,6 +95,7 @@ class HandoffSource {
   const NodeOptions& options_;
   TopicRegistry& topics_;
   const RingHolder& ring_;
+  const IncomingPartitions& incoming_;
   HandoffMetrics& metrics_;
   const EndTopicStreams end_streams_;
 

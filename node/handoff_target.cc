@@ -128,7 +128,7 @@ class HandoffTarget::TransferSession {
     }
     partition_set_.insert(partitions_.begin(), partitions_.end());
     const std::vector<std::string> listed(begin.topics().begin(), begin.topics().end());
-    target_.incoming_.OnBegin(partitions_, listed, absl::Now());
+    target_.incoming_.OnBegin(begin.source_node_id(), partitions_, listed, absl::Now());
 
     v1::TransferResponse response;
     response.set_ring_version((*ring)->version());

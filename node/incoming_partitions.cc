@@ -23,14 +23,16 @@ void IncomingPartitions::Expire(absl::Time now) {
 
 void IncomingPartitions::OnRing(const Ring* previous, const Ring& current, absl::Time now) {
   absl::MutexLock lock(&mu_);
+  for (const Member& member : current.members()) known_members_[member.id] = member;
   const Member* self = current.FindMember(node_id_);
   const bool was_member = previous != nullptr && previous->FindMember(node_id_) != nullptr;
   for (uint32_t p = 0; p < current.partition_count(); ++p) {
     const bool owned = self != nullptr && current.OwnerOf(p).id == node_id_;
     if (!owned) {
-      waiting_.erase(p);
+      if (waiting_.erase(p) > 0) lost_while_waiting_[p] = now;
       continue;
     }
+    lost_while_waiting_.erase(p);
     const bool owned_before = was_member && previous->partition_count() == current.partition_count() &&
                               previous->OwnerOf(p).id == node_id_;
     // A node's first ring brings nothing to wait for; neither does a partition it kept.
@@ -41,14 +43,17 @@ void IncomingPartitions::OnRing(const Ring* previous, const Ring& current, absl:
   CountWaiting();
 }
 
-void IncomingPartitions::OnBegin(absl::Span<const uint32_t> partitions,
+void IncomingPartitions::OnBegin(const std::string& source_id,
+                                 absl::Span<const uint32_t> partitions,
                                  absl::Span<const std::string> topics, absl::Time now) {
   absl::MutexLock lock(&mu_);
+  auto source = known_members_.find(source_id);
   for (uint32_t p : partitions) {
     auto it = waiting_.find(p);
     if (it != waiting_.end()) {
       it->second.since = now;
       it->second.begun = true;
+      if (source != known_members_.end()) it->second.previous_owner = source->second;
     }
   }
   last_transfer_activity_ = now;
@@ -63,7 +68,10 @@ void IncomingPartitions::OnTopicArrived(std::string_view topic, absl::Time now) 
 
 void IncomingPartitions::OnTransferDone(absl::Span<const uint32_t> partitions) {
   absl::MutexLock lock(&mu_);
-  for (uint32_t p : partitions) waiting_.erase(p);
+  for (uint32_t p : partitions) {
+    waiting_.erase(p);
+    lost_while_waiting_.erase(p);
+  }
   CountWaiting();
 }
 
@@ -86,6 +94,17 @@ std::optional<Member> IncomingPartitions::PreviousOwner(uint32_t partition) cons
   return it->second.previous_owner;
 }
 
+std::optional<Member> IncomingPartitions::ListedSource(std::string_view topic,
+                                                       uint32_t partition) const {
+  if (waiting_count_.load(std::memory_order_acquire) == 0) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = waiting_.find(partition);
+  if (it == waiting_.end() || !it->second.begun || !pending_topics_.contains(std::string(topic))) {
+    return std::nullopt;
+  }
+  return it->second.previous_owner;
+}
+
 bool IncomingPartitions::MayCreate(std::string_view topic, uint32_t partition, absl::Time now) {
   if (waiting_count_.load(std::memory_order_acquire) == 0) return true;
   absl::MutexLock lock(&mu_);
@@ -95,7 +114,15 @@ bool IncomingPartitions::MayCreate(std::string_view topic, uint32_t partition, a
   return it->second.begun && !pending_topics_.contains(std::string(topic));
 }
 
+bool IncomingPartitions::LostWhileWaiting(uint32_t partition, absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  auto it = lost_while_waiting_.find(partition);
+  return it != lost_while_waiting_.end() && now - it->second <= abandon_after_;
+}
+
 void IncomingPartitions::AbandonStale(absl::Time now) {
+  absl::erase_if(lost_while_waiting_,
+                 [&](const auto& entry) { return now - entry.second > abandon_after_; });
   // NOTE: while any transfer makes progress, nothing is abandoned.
   if (now - last_transfer_activity_ <= abandon_after_) return;
   const size_t before = waiting_.size();

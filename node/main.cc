@@ -61,11 +61,11 @@ ABSL_FLAG(int32_t, handoff_concurrency, kDefaults.handoff_concurrency,
           "handoff transfers (one per target node) run at once");
 ABSL_FLAG(uint32_t, handoff_hold_ms, 5000,
           "how long a handoff message naming a newer ring waits for it (then UNAVAILABLE "
-          "ring_behind), and how long a publish whose topic is between owners is held (then "
-          "UNAVAILABLE handoff_hold)");
+          "ring_behind), and how long a publish naming a newer ring is held for it (then "
+          "UNAVAILABLE ring_behind)");
 ABSL_FLAG(uint64_t, handoff_hold_max_bytes, kDefaults.handoff_hold_max_bytes,
-          "most bytes of publishes held at once while their topics are between owners; more are "
-          "answered UNAVAILABLE handoff_hold at once (0 = hold nothing)");
+          "most bytes of publishes held at once (hold queue); more are answered UNAVAILABLE "
+          "handoff_hold at once (0 = hold nothing)");
 ABSL_FLAG(uint32_t, handoff_tombstone_seconds, 60,
           "how long a moved topic's tombstone names the new owner to late publishers");
 ABSL_FLAG(uint32_t, handoff_abandon_after_ms, 10000,

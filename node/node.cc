@@ -89,7 +89,7 @@ absl::Status Node::StartServing() {
   {
     absl::MutexLock lock(&apply_ring_mu_);
     handoff_source_ = std::make_unique<HandoffSource>(
-        options_, *topics_, *ring_, *handoff_metrics_,
+        options_, *topics_, *ring_, *incoming_, *handoff_metrics_,
         [this](const std::shared_ptr<Topic>& topic) { EndTopicStreams(topic); });
   }
   if (!options_.ring_source.empty()) {

@@ -67,8 +67,8 @@ struct NodeOptions {
   // rebalance sooner but take more CPU and bandwidth from serving.
   int handoff_concurrency = 4;
   // How long a target waits for a newer ring a source's message names before answering
-  // UNAVAILABLE (`ring_behind`), and how long a publish whose topic is between owners is held
-  // before it is answered UNAVAILABLE (`handoff_hold`).
+  // UNAVAILABLE (`ring_behind`), and how long a publish naming a newer ring is held for it
+  // before it is answered UNAVAILABLE (`ring_behind`).
   absl::Duration handoff_hold = absl::Seconds(5);
   // Most bytes of publishes held at once (all topics); a publish that does not fit is answered
   // UNAVAILABLE (`handoff_hold`) at once. 0 holds nothing.

@@ -1,5 +1,6 @@
-// publish_hold_queue.h — publishes that wait while their topic is between owners (a handoff's
-// cutover, docs/rebalancing.md "Hold queue"): per topic in arrival order, bounded in bytes.
+// publish_hold_queue.h — publishes that wait at the node (docs/rebalancing.md "Hold queue"; for
+// now those naming a ring the node has not received): per topic in arrival order, bounded in
+// bytes.
 // PublisherServer queues a request here when PublisherService answers it `Held`, and a new
 // request for a topic that has waiters queues behind them, so a topic's publishes keep their
 // order. Only the first waiter of a topic asks again; when it leaves, the next one is woken.

@@ -3,10 +3,10 @@
 // request (Publish, PublishStream and PublishBatch) and writes the answers, so a publish costs
 // no hand-off between threads.
 //
-// Holding. A request whose topic is between owners (PublisherService answers `Held`) waits in a
-// PublishHoldQueue, and so does every later request for that topic; the first waiter of a
-// topic asks again every millisecond (a grpc::Alarm on the queue) until it is answered or
-// `options.handoff_hold` passes (then UNAVAILABLE `handoff_hold`). A held Publish or
+// Holding. A request PublisherService answers `Held` (it names a ring the node does not have
+// yet) waits in a PublishHoldQueue, and so does every later request for that topic; the first
+// waiter of a topic asks again every millisecond (a grpc::Alarm on the queue) until it is
+// answered or `options.handoff_hold` passes (then UNAVAILABLE). A held Publish or
 // PublishBatch finishes later; a PublishStream reads nothing more until its held request is
 // answered, so its requests keep their order.
 //

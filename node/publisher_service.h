@@ -1,8 +1,8 @@
 // publisher_service.h — what the node does with one ringcast.v1.PublishRequest, for Publish,
 // PublishStream and PublishBatch alike (PublisherServer serves the RPCs): validates it in the
 // order publisher.proto documents, checks ownership against the node's ring, appends to the topic
-// and answers with the event id or a status with RpcStatus details. A request whose topic is
-// between owners (a handoff's cutover) is answered `Held`: the server holds it and asks again
+// and answers with the event id or a status with RpcStatus details. A request that names a ring
+// version newer than the node's is answered `Held`: the server holds it and asks again
 // (docs/rebalancing.md "Hold queue").
 //
 // Thread safety: Handle may run on any thread; shared state is the thread-safe registry, ring
@@ -35,12 +35,16 @@ class PublisherService {
 
   // The answer to one request: the response, or the error status with details.
   using Answer = std::variant<v1::PublishResponse, v1::RpcStatus>;
-  // The request's topic is between owners: hold the request and handle it again shortly.
-  struct Held {};
-  // What to do with a request whose topic is between owners.
+  // Hold the request and handle it again shortly: (ring_behind) it names a ring version this
+  // node has not received yet. Topics between owners are answered UNAVAILABLE `handoff_hold`
+  // at once for now (docs/rebalancing.md "Limits").
+  struct Held {
+    bool ring_behind = false;
+  };
+  // What to do with a request that would be held.
   enum class OnHandoff {
     kHold,    // answer Held
-    kRefuse,  // answer UNAVAILABLE `handoff_hold` (the hold bound passed)
+    kRefuse,  // answer UNAVAILABLE `handoff_hold` or `ring_behind` (the hold bound passed)
   };
 
   // One request, as every RPC handles it.
@@ -61,8 +65,12 @@ class PublisherService {
  private:
   std::optional<v1::RpcStatus> Validate(const v1::PublishRequest& request) const;
   std::optional<v1::RpcStatus> Draining() const;
-  // The answer, or Held when the topic is between owners (docs/rebalancing.md).
-  std::variant<Answer, Held> Append(const v1::PublishRequest& request);
+  // UNAVAILABLE `handoff_hold`, counted as a handoff refusal only.
+  v1::RpcStatus HandoffHoldStatus(const std::string& topic);
+  // UNAVAILABLE `ring_behind`: the request's ring version did not arrive in time; counted.
+  v1::RpcStatus RefuseRingBehind(uint64_t ring_version);
+  // Ownership, handoff state and the append itself.
+  Answer Append(const v1::PublishRequest& request);
   // FAILED_PRECONDITION with WrongOwner naming `owner`, the node that appends the topic now:
   // its owner under the ring, or the source that still appends a topic being copied here.
   static v1::RpcStatus WrongOwner(uint64_t ring_version, const std::string& topic,

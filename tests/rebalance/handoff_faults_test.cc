@@ -6,7 +6,6 @@
 // (20 MB) so that the copy lasts long enough to be seen.
 #include <signal.h>
 
-#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -15,28 +14,24 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "client/publisher_client.h"
-#include "client/routing_publisher.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ring/ring_proto.h"
 #include "sse/event.h"
-#include "tests/client/real_node.h"
-#include "tests/rebalance/resuming_subscriber.h"
-#include "tests/router/router_fixture.h"
+#include "tests/rebalance/rebalance_cluster.h"
 #include "tests/support/status_matchers.h"
 
 namespace ringcast {
 namespace {
 
-using ::ringcast::testing::ClusterStub;
+using ::ringcast::testing::AddNode;
+using ::ringcast::testing::AwaitHandoffsSettled;
+using ::ringcast::testing::EventsPath;
 using ::ringcast::testing::IsOk;
 using ::ringcast::testing::Metric;
 using ::ringcast::testing::NodeProcess;
+using ::ringcast::testing::RemoveNode;
 using ::ringcast::testing::ResumingSubscriber;
 using ::ringcast::testing::RouterCluster;
-using ::ringcast::testing::StartNode;
-using ::ringcast::testing::StartRouterCluster;
 
 constexpr int kTopics = 200;
 constexpr int kEventsPerTopic = 100;
@@ -48,18 +43,7 @@ std::vector<std::string> NodeFlags() {
   return {"--buffer_max_bytes=8388608", "--handoff_abandon_after_ms=1000"};
 }
 
-// The flags of node-2, started to join the cluster later.
-std::vector<std::string> JoiningNodeFlags(const RouterCluster& cluster) {
-  std::vector<std::string> flags = NodeFlags();
-  flags.push_back("--node_id=node-2");
-  flags.push_back("--ring_source=" + cluster.router.grpc_address);
-  return flags;
-}
-
 std::string TopicName(int i) { return absl::StrCat("faults/", i); }
-std::string EventsPath(const std::string& topic) {
-  return absl::StrCat("/v1/topics/", testing::EncodeTopic(topic), "/events");
-}
 
 // Publishes events 1..kEventsPerTopic of kEventBytes to every topic at `node` over one stream;
 // returns each topic's epoch.
@@ -86,28 +70,33 @@ absl::StatusOr<std::vector<uint64_t>> FillTopics(const NodeProcess& node) {
   return epochs;
 }
 
-// Sum of a metric over the processes (absent samples count 0).
-double Total(const std::vector<const NodeProcess*>& nodes, const std::string& name,
-             const std::string& labels = "") {
-  double total = 0;
-  for (const NodeProcess* node : nodes) total += std::max(0.0, Metric(*node, name, labels));
-  return total;
-}
+// A router with one node, "the source", holding every topic filled by FillTopics, and node-2
+// started to join it later ("the target", no member yet).
+struct FilledCluster {
+  RouterCluster cluster;
+  std::vector<uint64_t> epochs;  // per topic, at the source
+  NodeProcess target;
 
-// Waits until no node has a topic moving or a partition waiting for its history, and the nodes
-// took over at least `moved_in` topics in all.
-bool AwaitSettled(const std::vector<const NodeProcess*>& nodes, double moved_in,
-                  absl::Duration timeout = absl::Seconds(15)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (Total(nodes, "ringcast_handoff_topics_total", "direction=\"in\"") >= moved_in &&
-        Total(nodes, "ringcast_handoff_topics_moving") == 0 &&
-        Total(nodes, "ringcast_handoff_incoming_partitions") == 0) {
-      return true;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
+  NodeProcess& source() { return cluster.nodes[0]; }
+  const std::string& router() const { return cluster.router.grpc_address; }
+};
+
+absl::StatusOr<FilledCluster> StartFilledCluster(const std::string& name,
+                                                 std::vector<std::string> router_flags = {}) {
+  FilledCluster filled;
+  absl::StatusOr<RouterCluster> cluster = testing::StartRouterCluster(
+      name, {.node_count = 1, .partition_count = kPartitions, .router_flags = router_flags,
+             .node_flags = NodeFlags(), .nodes_follow_router = true});
+  if (!cluster.ok()) return cluster.status();
+  filled.cluster = *std::move(cluster);
+  absl::StatusOr<std::vector<uint64_t>> epochs = FillTopics(filled.source());
+  if (!epochs.ok()) return epochs.status();
+  filled.epochs = *std::move(epochs);
+  absl::StatusOr<NodeProcess> target =
+      testing::StartSpareNode(filled.cluster, "node-2", NodeFlags());
+  if (!target.ok()) return target.status();
+  filled.target = *std::move(target);
+  return filled;
 }
 
 // Waits (busy: the copy may be short) until `source` reports topics moving out.
@@ -132,27 +121,6 @@ void Kill(NodeProcess& node) {
   ASSERT_THAT(node.process->Signal(SIGKILL), IsOk());
   ASSERT_THAT(node.process->Wait(absl::Seconds(10)), IsOk());
 }
-
-uint64_t AddNode(const std::string& router, const std::string& id, const NodeProcess& node) {
-  v1::AddNodeRequest request;
-  *request.mutable_member() = MemberToProto(Member{id, 1, node.http_address, node.grpc_address});
-  v1::AddNodeResponse response;
-  grpc::ClientContext context;
-  const grpc::Status status = ClusterStub(router)->AddNode(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << "add " << id << ": " << status.error_message();
-  return response.ring().version();
-}
-
-uint64_t RemoveNode(const std::string& router, const std::string& id) {
-  v1::RemoveNodeRequest request;
-  request.set_node_id(id);
-  v1::RemoveNodeResponse response;
-  grpc::ClientContext context;
-  const grpc::Status status = ClusterStub(router)->RemoveNode(&context, request, &response);
-  EXPECT_TRUE(status.ok()) << "remove " << id << ": " << status.error_message();
-  return response.ring().version();
-}
-
 // Reads `topic` at `node` from its first event on (Last-Event-ID "<epoch>:0") until `count`
 // events arrived or the stream stays silent for a while; the events as received.
 std::vector<sse::ParsedEvent> ReadHistory(const NodeProcess& node, const std::string& topic,
@@ -192,19 +160,15 @@ std::vector<std::string> ContiguityProblems(const std::vector<sse::ParsedEvent>&
 // (docs/rebalancing.md "Failures"); a target frozen during the copy activates none (seals come
 // only after every topic's buffer is across), which the test checks.
 TEST(HandoffFaultsTest, TargetKilledMidCopyLosesNothingAtTheSource) {
-  absl::StatusOr<RouterCluster> cluster = StartRouterCluster(
-      "faults_target", {.node_count = 1, .partition_count = kPartitions, .node_flags = NodeFlags(),
-                        .nodes_follow_router = true});
-  ASSERT_THAT(cluster, IsOk());
-  NodeProcess& source = cluster->nodes[0];
-  absl::StatusOr<std::vector<uint64_t>> epochs = FillTopics(source);
-  ASSERT_THAT(epochs, IsOk());
-  absl::StatusOr<NodeProcess> target = StartNode(JoiningNodeFlags(*cluster));
-  ASSERT_THAT(target, IsOk());
+  absl::StatusOr<FilledCluster> filled = StartFilledCluster("faults_target");
+  ASSERT_THAT(filled, IsOk());
+  NodeProcess& source = filled->source();
+  NodeProcess& target = filled->target;
+  const std::vector<uint64_t>& epochs = filled->epochs;
 
-  AddNode(cluster->router.grpc_address, "node-2", *target);
-  ASSERT_TRUE(FreezeMidCopy(source, *target)) << "the copy ended before the target froze";
-  Kill(*target);
+  ASSERT_THAT(AddNode(filled->router(), "node-2", target), IsOk());
+  ASSERT_TRUE(FreezeMidCopy(source, target)) << "the copy ended before the target froze";
+  Kill(target);
 
   // The transfer fails and the source holds nothing in a move any more.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -218,20 +182,20 @@ TEST(HandoffFaultsTest, TargetKilledMidCopyLosesNothingAtTheSource) {
   EXPECT_LE(Metric(source, "ringcast_handoff_topics_total", "direction=\"out\""), 0)
       << "the frozen target activated topics";
 
-  RemoveNode(cluster->router.grpc_address, "node-2");
+  ASSERT_THAT(RemoveNode(filled->router(), "node-2"), IsOk());
   // Every topic: its whole sequence from the source, no reset, and the next publish continues
   // its offsets in the same epoch.
   client::PublisherClient direct(source.grpc_address);
   for (int t = 0; t < kTopics; ++t) {
     const std::vector<sse::ParsedEvent> history =
-        ReadHistory(source, TopicName(t), (*epochs)[t], kEventsPerTopic);
+        ReadHistory(source, TopicName(t), epochs[t], kEventsPerTopic);
     EXPECT_EQ(history.size(), kEventsPerTopic) << TopicName(t);
-    EXPECT_THAT(ContiguityProblems(history, (*epochs)[t], 1), ::testing::IsEmpty())
+    EXPECT_THAT(ContiguityProblems(history, epochs[t], 1), ::testing::IsEmpty())
         << TopicName(t);
     absl::StatusOr<client::PublishResult> next =
         direct.Publish({.topic = TopicName(t), .data = "after"});
     ASSERT_THAT(next, IsOk()) << TopicName(t);
-    EXPECT_EQ(next->epoch, (*epochs)[t]) << TopicName(t);
+    EXPECT_EQ(next->epoch, epochs[t]) << TopicName(t);
     EXPECT_EQ(next->offset, kEventsPerTopic + 1) << TopicName(t);
   }
 }
@@ -241,37 +205,33 @@ TEST(HandoffFaultsTest, TargetKilledMidCopyLosesNothingAtTheSource) {
 // epoch, offsets from 1), and a subscriber resuming with an id of the old history is told so with
 // `event: ringcast.reset`, never a silent gap.
 TEST(HandoffFaultsTest, SourceKilledMidCopyStartsTopicsAfreshWithReset) {
-  absl::StatusOr<RouterCluster> cluster = StartRouterCluster(
-      "faults_source", {.node_count = 1, .partition_count = kPartitions, .node_flags = NodeFlags(),
-                        .nodes_follow_router = true});
-  ASSERT_THAT(cluster, IsOk());
-  NodeProcess& source = cluster->nodes[0];
-  absl::StatusOr<std::vector<uint64_t>> epochs = FillTopics(source);
-  ASSERT_THAT(epochs, IsOk());
-  absl::StatusOr<NodeProcess> target = StartNode(JoiningNodeFlags(*cluster));
-  ASSERT_THAT(target, IsOk());
+  absl::StatusOr<FilledCluster> filled = StartFilledCluster("faults_source");
+  ASSERT_THAT(filled, IsOk());
+  NodeProcess& source = filled->source();
+  NodeProcess& target = filled->target;
+  const std::vector<uint64_t>& epochs = filled->epochs;
 
-  AddNode(cluster->router.grpc_address, "node-2", *target);
+  ASSERT_THAT(AddNode(filled->router(), "node-2", target), IsOk());
   // Some copies exist at the target (events arrived) before the source dies.
-  ASSERT_GT(testing::AwaitMetric(*target, "ringcast_handoff_bytes_total", "direction=\"in\"", 1),
+  ASSERT_GT(testing::AwaitMetric(target, "ringcast_handoff_bytes_total", "direction=\"in\"", 1),
             0);
   ASSERT_TRUE(FreezeMidCopy(source, source)) << "the copy ended before the source froze";
   Kill(source);
 
-  absl::StatusOr<Ring> ring = cluster->CurrentRing();
+  absl::StatusOr<Ring> ring = filled->cluster.CurrentRing();
   ASSERT_THAT(ring, IsOk());
-  client::PublisherClient at_target(target->grpc_address);
+  client::PublisherClient at_target(target.grpc_address);
   int gained = 0;
   for (int t = 0; t < kTopics; ++t) {
     if (ring->Lookup(TopicName(t)).id != "node-2") continue;
     ++gained;
     // Resume from the last event of the old history.
-    const std::string old_id = absl::StrCat((*epochs)[t], ":", kEventsPerTopic);
+    const std::string old_id = absl::StrCat(epochs[t], ":", kEventsPerTopic);
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     std::optional<sse::ParsedEvent> first;
     while (!first.has_value() && absl::Now() < deadline) {
       absl::StatusOr<std::unique_ptr<testing::SseConnection>> stream =
-          testing::SseConnection::Open(target->http_address, EventsPath(TopicName(t)),
+          testing::SseConnection::Open(target.http_address, EventsPath(TopicName(t)),
                                        {{"Last-Event-ID", old_id}});
       ASSERT_THAT(stream, IsOk());
       if ((*stream)->status() == 503) {  // the partition still waits for its history
@@ -290,7 +250,7 @@ TEST(HandoffFaultsTest, SourceKilledMidCopyStartsTopicsAfreshWithReset) {
     absl::StatusOr<client::PublishResult> fresh =
         at_target.Publish({.topic = TopicName(t), .data = "fresh"});
     ASSERT_THAT(fresh, IsOk()) << TopicName(t);
-    EXPECT_NE(fresh->epoch, (*epochs)[t]) << TopicName(t);
+    EXPECT_NE(fresh->epoch, epochs[t]) << TopicName(t);
     EXPECT_EQ(fresh->offset, 1) << TopicName(t);
   }
   EXPECT_GT(gained, 0);
@@ -308,16 +268,11 @@ TEST(HandoffFaultsTest, RouterRestartMidMoveDoesNotStopIt) {
       absl::StrCat("--state_dir=", ::testing::TempDir(), "/faults_router_", ::getpid()),
       absl::StrCat("--http_listen=127.0.0.1:", *http_port),
       absl::StrCat("--grpc_listen=127.0.0.1:", *grpc_port)};
-  absl::StatusOr<RouterCluster> cluster = StartRouterCluster(
-      "faults_router", {.node_count = 1, .partition_count = kPartitions,
-                        .router_flags = router_flags, .node_flags = NodeFlags(),
-                        .nodes_follow_router = true});
-  ASSERT_THAT(cluster, IsOk());
-  NodeProcess& source = cluster->nodes[0];
-  absl::StatusOr<std::vector<uint64_t>> epochs = FillTopics(source);
-  ASSERT_THAT(epochs, IsOk());
-  absl::StatusOr<NodeProcess> target = StartNode(JoiningNodeFlags(*cluster));
-  ASSERT_THAT(target, IsOk());
+  absl::StatusOr<FilledCluster> filled = StartFilledCluster("faults_router", router_flags);
+  ASSERT_THAT(filled, IsOk());
+  NodeProcess& source = filled->source();
+  NodeProcess& target = filled->target;
+  const std::vector<uint64_t>& epochs = filled->epochs;
 
   // A subscriber per topic at the source (it redirects once the topic moved), each holding the
   // topic's last event, so a resume shows any gap.
@@ -330,17 +285,20 @@ TEST(HandoffFaultsTest, RouterRestartMidMoveDoesNotStopIt) {
     ASSERT_THAT(direct.Publish({.topic = TopicName(t), .data = "live"}), IsOk());
   }
 
-  const uint64_t version = AddNode(cluster->router.grpc_address, "node-2", *target);
+  absl::StatusOr<v1::AddNodeResponse> added = AddNode(filled->router(), "node-2", target);
+  ASSERT_THAT(added, IsOk());
+  const uint64_t version = added->ring().version();
   ASSERT_TRUE(AwaitMoving(source));
-  ASSERT_THAT(cluster->router.process->Signal(SIGKILL), IsOk());
-  ASSERT_THAT(cluster->router.process->Wait(absl::Seconds(10)), IsOk());
+  ASSERT_THAT(filled->cluster.router.process->Signal(SIGKILL), IsOk());
+  ASSERT_THAT(filled->cluster.router.process->Wait(absl::Seconds(10)), IsOk());
   absl::StatusOr<testing::RouterProcess> restarted = testing::StartRouter(
-      {"--ring_file=" + cluster->ring_file, router_flags[0], router_flags[1], router_flags[2]});
+      {"--ring_file=" + filled->cluster.ring_file, router_flags[0], router_flags[1],
+       router_flags[2]});
   ASSERT_THAT(restarted, IsOk());
-  cluster->router = *std::move(restarted);
+  filled->cluster.router = *std::move(restarted);
 
-  ASSERT_TRUE(AwaitSettled({&source, &*target}, 1)) << "the move did not complete";
-  absl::StatusOr<Ring> ring = cluster->CurrentRing();
+  ASSERT_TRUE(AwaitHandoffsSettled({&source, &target}, 1)) << "the move did not complete";
+  absl::StatusOr<Ring> ring = filled->cluster.CurrentRing();
   ASSERT_THAT(ring, IsOk());
   EXPECT_EQ(ring->version(), version);
   EXPECT_NE(ring->FindMember("node-2"), nullptr);
@@ -348,7 +306,7 @@ TEST(HandoffFaultsTest, RouterRestartMidMoveDoesNotStopIt) {
   // One more event per topic through the restarted router's ring; every subscriber gets the
   // live event and this one, contiguous, in the topic's epoch.
   absl::StatusOr<std::unique_ptr<client::RoutingPublisher>> publisher =
-      client::RoutingPublisher::Connect(cluster->router.grpc_address);
+      client::RoutingPublisher::Connect(filled->router());
   ASSERT_THAT(publisher, IsOk());
   for (int t = 0; t < kTopics; ++t) {
     absl::StatusOr<client::PublishResult> result =
@@ -366,7 +324,7 @@ TEST(HandoffFaultsTest, RouterRestartMidMoveDoesNotStopIt) {
       // Poll reads for its whole budget: a short one keeps 200 subscribers quick.
       ASSERT_THAT(subscriber.Poll(absl::Milliseconds(1)), IsOk());
     }
-    EXPECT_THAT(ContiguityProblems(subscriber.events(), (*epochs)[t], kEventsPerTopic + 1),
+    EXPECT_THAT(ContiguityProblems(subscriber.events(), epochs[t], kEventsPerTopic + 1),
                 ::testing::IsEmpty())
         << TopicName(t) << ": " << subscriber.Describe();
     EXPECT_EQ(subscriber.events().size(), 2) << TopicName(t) << ": " << subscriber.Describe();
@@ -380,7 +338,7 @@ TEST(HandoffFaultsTest, RouterRestartMidMoveDoesNotStopIt) {
 // event is accepted exactly once, at offsets 1..N in order in one epoch, and a subscriber
 // receives 1..N.
 TEST(HandoffFaultsTest, PublishRacingTheSealIsDeliveredExactlyOnceInOrder) {
-  absl::StatusOr<RouterCluster> cluster = StartRouterCluster(
+  absl::StatusOr<RouterCluster> cluster = testing::StartRouterCluster(
       "faults_race", {.node_count = 2, .partition_count = kPartitions, .node_flags = NodeFlags(),
                       .nodes_follow_router = true});
   ASSERT_THAT(cluster, IsOk());
@@ -390,8 +348,7 @@ TEST(HandoffFaultsTest, PublishRacingTheSealIsDeliveredExactlyOnceInOrder) {
   ASSERT_THAT(subscriber.Poll(absl::Milliseconds(1)), IsOk());
 
   absl::StatusOr<std::unique_ptr<client::RoutingPublisher>> publisher =
-      client::RoutingPublisher::Connect(cluster->router.grpc_address,
-                                        {.producer_id = absl::StrCat("race-", ::getpid())});
+      testing::ConnectProducer(cluster->router.grpc_address, "race");
   ASSERT_THAT(publisher, IsOk());
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> accepted{0};
@@ -421,11 +378,13 @@ TEST(HandoffFaultsTest, PublishRacingTheSealIsDeliveredExactlyOnceInOrder) {
   const Member& second = cluster->members[1];
   await_accepted(50);
   for (int round = 1; round <= 3; ++round) {
-    RemoveNode(cluster->router.grpc_address, second.id);
-    ASSERT_TRUE(AwaitSettled(nodes, 2 * round - 1)) << "round " << round << ": remove";
+    ASSERT_THAT(RemoveNode(cluster->router.grpc_address, second.id), IsOk())
+        << "round " << round;
+    ASSERT_TRUE(AwaitHandoffsSettled(nodes, 2 * round - 1)) << "round " << round << ": remove";
     await_accepted(50);
-    AddNode(cluster->router.grpc_address, second.id, cluster->nodes[1]);
-    ASSERT_TRUE(AwaitSettled(nodes, 2 * round)) << "round " << round << ": add";
+    ASSERT_THAT(AddNode(cluster->router.grpc_address, second.id, cluster->nodes[1]), IsOk())
+        << "round " << round;
+    ASSERT_TRUE(AwaitHandoffsSettled(nodes, 2 * round)) << "round " << round << ": add";
     await_accepted(50);
   }
   stop = true;
