@@ -64,6 +64,18 @@ std::set<MoveKey> KeysOf(const v1::GetRebalanceStatusResponse& status) {
 
 std::string TopicName(int i) { return absl::StrCat("status/", i); }
 
+// Waits for `router`'s rebalance status to settle; expects exactly `diff`'s moves, all DONE.
+void ExpectSettledWithEveryMoveDone(const std::string& router, const v1::RingDiff& diff) {
+  absl::StatusOr<v1::GetRebalanceStatusResponse> settled =
+      AwaitRebalanceSettled(router, kSettleTimeout);
+  ASSERT_THAT(settled, IsOk());
+  ASSERT_TRUE(settled->settled()) << settled->DebugString();
+  EXPECT_EQ(KeysOf(*settled), KeysOf(diff));
+  for (const v1::MoveProgress& move : settled->moves()) {
+    EXPECT_EQ(move.state(), v1::MOVE_STATE_DONE) << move.DebugString();
+  }
+}
+
 // `ringcast ring show` against `router`; its output (stderr appended on failure).
 std::string RingShow(const std::string& router, cli::OutputFormat format) {
   cli::RingShowOptions options;
@@ -145,14 +157,7 @@ TEST(RebalanceStatusTest, AddingANodeListsItsMovesUntilTheyAreAllDone) {
   for (const v1::MoveProgress& move : at_once->moves()) EXPECT_EQ(move.ring_version(), version);
 
   // ...then settled, every move DONE, and each source's moved topics counted.
-  absl::StatusOr<v1::GetRebalanceStatusResponse> settled =
-      AwaitRebalanceSettled(router, kSettleTimeout);
-  ASSERT_THAT(settled, IsOk());
-  ASSERT_TRUE(settled->settled()) << settled->DebugString();
-  EXPECT_EQ(KeysOf(*settled), KeysOf(added->diff()));
-  for (const v1::MoveProgress& move : settled->moves()) {
-    EXPECT_EQ(move.state(), v1::MOVE_STATE_DONE) << move.DebugString();
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSettledWithEveryMoveDone(router, added->diff()));
   absl::StatusOr<Ring> new_ring = RingFromProto(added->ring());
   ASSERT_THAT(new_ring, IsOk());
   std::map<std::string, int> topics_from;  // by source, topics node-4 took over
@@ -231,14 +236,7 @@ TEST(RebalanceStatusTest, ARestartedRouterListsTheSameMovesAndFollowsThemToDone)
   }
 
   // ...and to follow them to DONE from the nodes' reports.
-  absl::StatusOr<v1::GetRebalanceStatusResponse> settled =
-      AwaitRebalanceSettled(router, kSettleTimeout);
-  ASSERT_THAT(settled, IsOk());
-  ASSERT_TRUE(settled->settled()) << settled->DebugString();
-  EXPECT_EQ(KeysOf(*settled), KeysOf(added->diff()));
-  for (const v1::MoveProgress& move : settled->moves()) {
-    EXPECT_EQ(move.state(), v1::MOVE_STATE_DONE) << move.DebugString();
-  }
+  ASSERT_NO_FATAL_FAILURE(ExpectSettledWithEveryMoveDone(router, added->diff()));
 
   // Their final states are persisted too (the router answers a report once it is written; the
   // file may trail the answer to GetRebalanceStatus): another restart lists them settled at once.
