@@ -155,13 +155,12 @@ std::variant<PublisherService::Answer, PublisherService::Held> PublisherService:
   std::variant<Answer, Held> outcome = [&]() -> std::variant<Answer, Held> {
     if (std::optional<v1::RpcStatus> invalid = Validate(request)) return *invalid;
     if (std::optional<v1::RpcStatus> draining = Draining()) return *draining;
-    if (request.ring_version() > ring_.Load()->version()) return Held{.ring_behind = true};
+    if (request.ring_version() > ring_.Load()->version()) return Held{};
     return Append(request);
   }();
-  if (const Held* held = std::get_if<Held>(&outcome)) {
+  if (std::holds_alternative<Held>(outcome)) {
     if (on_handoff == OnHandoff::kHold) return outcome;
-    return held->ring_behind ? RefuseRingBehind(request.ring_version())
-                             : RefuseHeld(request.topic());
+    return RefuseRingBehind(request.ring_version());
   }
   const Answer& answer = std::get<Answer>(outcome);
   metrics_.CountPublish(std::holds_alternative<v1::RpcStatus>(answer)

@@ -38,13 +38,11 @@ class PublisherService {
   // Hold the request and handle it again shortly: (ring_behind) it names a ring version this
   // node has not received yet. Topics between owners are answered UNAVAILABLE `handoff_hold`
   // at once for now (docs/rebalancing.md "Limits").
-  struct Held {
-    bool ring_behind = false;
-  };
+  struct Held {};
   // What to do with a request that would be held.
   enum class OnHandoff {
     kHold,    // answer Held
-    kRefuse,  // answer UNAVAILABLE `handoff_hold` or `ring_behind` (the hold bound passed)
+    kRefuse,  // answer UNAVAILABLE `ring_behind` (the hold bound passed)
   };
 
   // One request, as every RPC handles it.
